@@ -1,0 +1,142 @@
+//! `sesh`: inspect and drive sesh sessions from a shell.
+//!
+//! `sesh session info` shows a session; `sesh tour` walks through what sesh
+//! does, offline, on the default session's own storage.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod tour;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use sesh::{PartitionOptions, Session, Sessions};
+
+/// Electron's session module, from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "sesh", version, about)]
+struct Cli {
+    /// The user-data directory (default: $SESH_USER_DATA_DIR, else
+    /// $XDG_CONFIG_HOME/sesh, else ~/.config/sesh).
+    #[arg(long, global = true, value_name = "DIR")]
+    user_data_dir: Option<PathBuf>,
+
+    /// The session's partition: "" for the default session, persist:NAME for
+    /// a persistent one, anything else for an in-memory one.
+    #[arg(long, global = true, value_name = "P", default_value = "")]
+    partition: String,
+
+    /// Log more (repeat for even more); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show or change a session.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// A guided tour of sesh, offline, on the default storage.
+    Tour,
+}
+
+#[derive(Debug, Subcommand)]
+enum SessionCommand {
+    /// Print the session's partition, persistence, storage path and user agent.
+    Info {
+        /// Print JSON (keys: partition, isPersistent, storagePath, userAgent).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `sesh session info --json`: Electron's names for the same facts.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionInfo {
+    partition: String,
+    is_persistent: bool,
+    storage_path: Option<PathBuf>,
+    user_agent: String,
+}
+
+impl SessionInfo {
+    fn of(ses: &Session) -> Self {
+        SessionInfo {
+            partition: ses.partition().to_owned(),
+            is_persistent: ses.is_persistent(),
+            storage_path: ses.storage_path().map(PathBuf::from),
+            user_agent: ses.user_agent(),
+        }
+    }
+}
+
+fn sessions(cli: &Cli) -> anyhow::Result<Sessions> {
+    let mut builder = Sessions::builder()
+        .app_name("sesh")
+        .app_version(env!("CARGO_PKG_VERSION"));
+    if let Some(dir) = &cli.user_data_dir {
+        builder = builder.user_data_dir(dir);
+    }
+    Ok(builder.build()?)
+}
+
+fn open_session(cli: &Cli) -> anyhow::Result<Session> {
+    let sessions = sessions(cli)?;
+    sessions
+        .from_partition(&cli.partition, PartitionOptions::default())
+        .with_context(|| format!("cannot open the session for partition {:?}", cli.partition))
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Session(SessionCommand::Info { json }) => {
+            let info = SessionInfo::of(&open_session(&cli)?);
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else {
+                println!("partition:    {:?}", info.partition);
+                println!("isPersistent: {}", info.is_persistent);
+                match &info.storage_path {
+                    Some(p) => println!("storagePath:  {}", p.display()),
+                    None => println!("storagePath:  (none: in memory)"),
+                }
+                println!("userAgent:    {}", info.user_agent);
+            }
+            Ok(())
+        }
+        Command::Tour => tour::run(&sessions(&cli)?),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

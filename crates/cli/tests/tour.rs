@@ -1,0 +1,27 @@
+//! `sesh tour` runs offline and exits 0.
+
+use crate::{sesh_in, stderr, stdout};
+
+#[test]
+fn the_tour_runs_every_chapter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = sesh_in(tmp.path(), &["tour"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in [
+        "1. Sessions and partitions",
+        "2. Settings",
+        "3. Events",
+        "End of the tour",
+        "asking again returns the same session: true",
+        "\"preconnectUrl\":\"https://example.com/\"",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    // It used the default storage of the given user-data directory.
+    assert!(tmp.path().join("sesh.db").is_dir());
+    assert!(tmp.path().join("Partitions/tour/sesh.db").is_dir());
+    // A second run finds the same storage and still succeeds.
+    let again = sesh_in(tmp.path(), &["tour"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+}

@@ -1,0 +1,55 @@
+//! sesh: Electron's `session` module for Rust programs.
+//!
+//! A browser profile owns far more than its renderer: cookies, the HTTP
+//! cache, per-origin storage, proxy settings, TLS verification hooks,
+//! permission decisions, device grants, the spellchecker and downloads. sesh
+//! gives these to desktop apps, crawlers and automation tools as a set of
+//! crates; this one re-exports them under short names, with the [`Session`]
+//! at the top.
+//!
+//! | Electron | sesh |
+//! | --- | --- |
+//! | `session.fromPartition(p, {cache})` | [`from_partition`]`(p, PartitionOptions { cache })` |
+//! | `session.defaultSession` | [`default_session`]`()` |
+//! | `ses.getStoragePath()` | [`Session::storage_path`] |
+//! | `ses.setUserAgent(ua, langs)` | [`Session::set_user_agent`] |
+//! | `ses.on('preconnect', …)` | [`Session::subscribe`] → [`SessionEvent::Preconnect`] |
+//!
+//! The key-value storage every session keeps its data in is [`storage`].
+//!
+//! ```
+//! use sesh::{PartitionOptions, Sessions};
+//!
+//! # fn main() -> Result<(), sesh::Error> {
+//! # let dir = tempfile::tempdir().expect("temporary directory");
+//! // Most apps call sesh::init once, or just sesh::default_session();
+//! // here the user-data directory is a temporary one.
+//! let sessions = Sessions::builder().app_name("my-app").user_data_dir(dir.path()).build()?;
+//! let ses = sessions.from_partition("persist:work", PartitionOptions::default())?;
+//! println!("{} keeps its data in {:?}", ses.partition(), ses.storage_path());
+//! println!("user agent: {}", ses.user_agent());
+//!
+//! let mut events = ses.subscribe();
+//! ses.notify_preconnect("https://example.com/", true);
+//! assert!(matches!(events.try_recv(), Ok(sesh::SessionEvent::Preconnect { .. })));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! `pac`, `devices` and `spellcheck` (all on by default) select the optional
+//! parts with C or a script engine inside: the PAC engine, HID/serial/USB
+//! access, and hunspell.
+#![deny(missing_docs)]
+
+pub use sesh_core::{
+    Error, Partition, PartitionOptions, Result, Session, SessionEvent, Sessions, SessionsBuilder,
+    accept_language_header, default_session, default_user_agent, from_partition, init,
+    partition_dir_name, sessions,
+};
+
+/// Session storage: the key-value [`storage::Backend`] on sled or memory.
+pub mod storage {
+    pub use sesh_storage::*;
+}

@@ -1,0 +1,419 @@
+//! The `Session` handle and its settings.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use sesh_storage::{Backend, MemoryBackend, SledBackend};
+use tokio::sync::broadcast;
+
+use crate::events::SessionEvent;
+use crate::partition::Partition;
+use crate::user_agent::{
+    accept_language_header, check_user_agent, default_accept_languages, default_user_agent,
+    normalize_accept_languages,
+};
+use crate::{Error, Result};
+
+/// Name of the lock file in a persistent session's directory.
+pub const LOCK_FILE: &str = "LOCK";
+/// Name of the database directory in a persistent session's directory.
+pub const DATABASE_DIR: &str = "sesh.db";
+/// Name of the default code cache directory in a persistent session's
+/// directory, as Electron's.
+pub const CODE_CACHE_DIR: &str = "Code Cache";
+
+const PREFS_TREE: &str = "prefs";
+const PREF_DOWNLOAD_DIR: &[u8] = b"download.default_directory";
+/// How many events a slow subscriber may fall behind before it misses some.
+const EVENT_CAPACITY: usize = 256;
+
+/// Options of [`crate::Sessions::from_partition`], used only when the session
+/// is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionOptions {
+    /// Whether the session has an HTTP cache. Default `true`.
+    pub cache: bool,
+}
+
+impl Default for PartitionOptions {
+    fn default() -> Self {
+        PartitionOptions { cache: true }
+    }
+}
+
+/// A browser session: what Electron's `Session` is.
+///
+/// A cheap handle (`Clone`); two handles to the same session compare equal.
+/// Get one from [`crate::Sessions::from_partition`] or
+/// [`crate::from_partition`]. Settings here apply to everything the session
+/// does from then on.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    partition: String,
+    kind: Partition,
+    storage_path: Option<PathBuf>,
+    options: PartitionOptions,
+    backend: Arc<dyn Backend>,
+    /// Held for the session's lifetime: another process opening the same
+    /// partition fails instead of sharing the database.
+    _lock: Option<File>,
+    settings: RwLock<Settings>,
+    events: broadcast::Sender<SessionEvent>,
+}
+
+struct Settings {
+    user_agent: String,
+    accept_languages: String,
+    preloads: Vec<PathBuf>,
+    download_path: PathBuf,
+    code_cache_path: Option<PathBuf>,
+}
+
+impl Session {
+    pub(crate) fn open(
+        partition: &str,
+        kind: Partition,
+        storage_path: Option<PathBuf>,
+        options: PartitionOptions,
+        app_name: &str,
+        app_version: &str,
+    ) -> Result<Session> {
+        let (backend, lock): (Arc<dyn Backend>, _) = match &storage_path {
+            Some(dir) => {
+                fs::create_dir_all(dir).map_err(|source| Error::Io {
+                    action: "cannot create the session directory",
+                    path: dir.clone(),
+                    source,
+                })?;
+                let lock = lock_partition(partition, &dir.join(LOCK_FILE))?;
+                let db = SledBackend::open(dir.join(DATABASE_DIR))?;
+                (Arc::new(db), Some(lock))
+            }
+            None => (Arc::new(MemoryBackend::new()), None),
+        };
+        let download_path = match backend.get(PREFS_TREE, PREF_DOWNLOAD_DIR)? {
+            Some(bytes) => path_from_bytes(bytes),
+            None => default_download_dir(),
+        };
+        let settings = Settings {
+            user_agent: default_user_agent(app_name, app_version),
+            accept_languages: default_accept_languages(),
+            preloads: Vec::new(),
+            download_path,
+            code_cache_path: storage_path.as_ref().map(|p| p.join(CODE_CACHE_DIR)),
+        };
+        tracing::debug!(partition, storage = ?storage_path, "session created");
+        Ok(Session {
+            inner: Arc::new(Inner {
+                partition: partition.to_owned(),
+                kind,
+                storage_path,
+                options,
+                backend,
+                _lock: lock,
+                settings: RwLock::new(settings),
+                events: broadcast::channel(EVENT_CAPACITY).0,
+            }),
+        })
+    }
+
+    fn settings(&self) -> std::sync::RwLockReadGuard<'_, Settings> {
+        self.inner
+            .settings
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn settings_mut(&self) -> std::sync::RwLockWriteGuard<'_, Settings> {
+        self.inner
+            .settings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The partition string this session was created with (`""` for the
+    /// default session).
+    pub fn partition(&self) -> &str {
+        &self.inner.partition
+    }
+
+    /// What the partition string means.
+    pub fn partition_kind(&self) -> &Partition {
+        &self.inner.kind
+    }
+
+    /// The options the session was created with.
+    pub fn options(&self) -> &PartitionOptions {
+        &self.inner.options
+    }
+
+    /// `ses.isPersistent()`: whether the session keeps its data on disk (the
+    /// default session and `persist:` partitions).
+    pub fn is_persistent(&self) -> bool {
+        self.inner.storage_path.is_some()
+    }
+
+    /// `ses.getStoragePath()` / `ses.storagePath`: the directory where the
+    /// session's data lives, `None` for an in-memory session.
+    pub fn storage_path(&self) -> Option<&Path> {
+        self.inner.storage_path.as_deref()
+    }
+
+    /// The session's key-value store: sled on disk for a persistent session,
+    /// memory for an in-memory one.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.inner.backend
+    }
+
+    /// Makes everything the session has stored so far durable on disk
+    /// (nothing to do for an in-memory session).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the database cannot be flushed.
+    pub fn flush_storage(&self) -> Result<()> {
+        Ok(self.inner.backend.flush()?)
+    }
+
+    /// `ses.setUserAgent(userAgent[, acceptLanguages])`: the user agent, and
+    /// optionally the ordered list of languages (`"en-US,fr,de"`), of every
+    /// request the session makes from now on.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUserAgent`] for a user agent with control characters
+    /// (it could not be sent as a header), [`Error::InvalidAcceptLanguage`]
+    /// naming the first entry of `accept_languages` that is not a language
+    /// code. Nothing is changed on error.
+    pub fn set_user_agent(&self, user_agent: &str, accept_languages: Option<&str>) -> Result<()> {
+        check_user_agent(user_agent)?;
+        let languages = accept_languages
+            .map(normalize_accept_languages)
+            .transpose()?;
+        let mut settings = self.settings_mut();
+        settings.user_agent = user_agent.to_owned();
+        if let Some(languages) = languages {
+            settings.accept_languages = languages;
+        }
+        Ok(())
+    }
+
+    /// `ses.getUserAgent()`: the session's user agent.
+    pub fn user_agent(&self) -> String {
+        self.settings().user_agent.clone()
+    }
+
+    /// The session's language list, as given to [`Session::set_user_agent`]
+    /// (default: from the locale, e.g. `en-US,en`).
+    pub fn accept_languages(&self) -> String {
+        self.settings().accept_languages.clone()
+    }
+
+    /// The `Accept-Language` header the session sends, with Chromium's
+    /// q-values (`en-US,fr;q=0.9`).
+    pub fn accept_language_header(&self) -> String {
+        accept_language_header(&self.settings().accept_languages)
+    }
+
+    /// `ses.setPreloads(preloads)`: scripts an embedder runs in every page of
+    /// the session before its own preload scripts.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RelativePath`] when a path is not absolute (as Electron,
+    /// which throws); nothing is changed then.
+    pub fn set_preloads(
+        &self,
+        preloads: impl IntoIterator<Item = impl Into<PathBuf>>,
+    ) -> Result<()> {
+        let preloads: Vec<PathBuf> = preloads.into_iter().map(Into::into).collect();
+        if let Some(bad) = preloads.iter().find(|p| !p.is_absolute()) {
+            return Err(Error::RelativePath {
+                what: "a preload script",
+                path: bad.clone(),
+            });
+        }
+        self.settings_mut().preloads = preloads;
+        Ok(())
+    }
+
+    /// `ses.getPreloads()`: the preload scripts set with
+    /// [`Session::set_preloads`].
+    pub fn preloads(&self) -> Vec<PathBuf> {
+        self.settings().preloads.clone()
+    }
+
+    /// `ses.setDownloadPath(path)`: the directory downloads are saved to
+    /// unless a `will-download` handler says otherwise. Like Chromium's
+    /// download-directory preference, it is remembered by a persistent
+    /// session across restarts.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RelativePath`] for a relative path, [`Error::Storage`] when
+    /// it cannot be remembered; the setting is unchanged then.
+    pub fn set_download_path(&self, path: impl Into<PathBuf>) -> Result<()> {
+        let path = path.into();
+        if !path.is_absolute() {
+            return Err(Error::RelativePath {
+                what: "the download path",
+                path,
+            });
+        }
+        self.inner
+            .backend
+            .insert(PREFS_TREE, PREF_DOWNLOAD_DIR, &path_to_bytes(&path))?;
+        self.settings_mut().download_path = path;
+        Ok(())
+    }
+
+    /// The directory downloads are saved to: the one set with
+    /// [`Session::set_download_path`], else the user's download directory
+    /// (`XDG_DOWNLOAD_DIR`, else `~/Downloads`).
+    pub fn download_path(&self) -> PathBuf {
+        self.settings().download_path.clone()
+    }
+
+    /// `ses.setCodeCachePath(path)`: where code caches are stored, created
+    /// when missing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RelativePath`] for a relative path (Electron throws too), and
+    /// [`Error::Io`] when the directory cannot be created — where Electron
+    /// fails silently, the error is returned so the caller can tell; the
+    /// setting is unchanged then.
+    pub fn set_code_cache_path(&self, path: impl Into<PathBuf>) -> Result<()> {
+        let path = path.into();
+        if !path.is_absolute() {
+            return Err(Error::RelativePath {
+                what: "the code cache path",
+                path,
+            });
+        }
+        fs::create_dir_all(&path).map_err(|source| Error::Io {
+            action: "cannot create the code cache directory",
+            path: path.clone(),
+            source,
+        })?;
+        self.settings_mut().code_cache_path = Some(path);
+        Ok(())
+    }
+
+    /// The code cache directory: the one set with
+    /// [`Session::set_code_cache_path`], else `Code Cache` in the storage
+    /// path; `None` for an in-memory session, whose code cache stays in
+    /// memory.
+    pub fn code_cache_path(&self) -> Option<PathBuf> {
+        self.settings().code_cache_path.clone()
+    }
+
+    /// Subscribes to the session's notifications (see [`SessionEvent`]).
+    ///
+    /// Each receiver sees every event sent after it subscribed; one that
+    /// falls more than 256 events behind gets
+    /// [`broadcast::error::RecvError::Lagged`] and then the newest events.
+    pub fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Sends `event` to every subscriber, returning how many there are.
+    pub(crate) fn emit(&self, event: SessionEvent) -> usize {
+        tracing::trace!(?event, partition = %self.inner.partition, "session event");
+        self.inner.events.send(event).unwrap_or(0)
+    }
+
+    /// Reports that a page asked for a connection to `url` ahead of time (a
+    /// preconnect resource hint): emits Electron's `preconnect` event.
+    /// Returns how many subscribers were told.
+    pub fn notify_preconnect(&self, url: &str, allow_credentials: bool) -> usize {
+        self.emit(SessionEvent::Preconnect {
+            preconnect_url: url.to_owned(),
+            allow_credentials,
+        })
+    }
+}
+
+impl PartialEq for Session {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Session {}
+
+impl Hash for Session {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.inner), state);
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("partition", &self.inner.partition)
+            .field("storage_path", &self.inner.storage_path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock_partition(partition: &str, lock_path: &Path) -> Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock_path)
+        .map_err(|source| Error::Io {
+            action: "cannot open the lock file",
+            path: lock_path.to_path_buf(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(Error::PartitionInUse {
+            partition: partition.to_owned(),
+            lock_path: lock_path.to_path_buf(),
+        }),
+        Err(TryLockError::Error(source)) => Err(Error::Io {
+            action: "cannot lock",
+            path: lock_path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn default_download_dir() -> PathBuf {
+    dirs::download_dir()
+        .or_else(|| dirs::home_dir().map(|h| h.join("Downloads")))
+        .unwrap_or_else(|| PathBuf::from("Downloads"))
+}
+
+#[cfg(unix)]
+fn path_to_bytes(path: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes().to_vec()
+}
+
+#[cfg(unix)]
+fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
+}
+
+#[cfg(not(unix))]
+fn path_to_bytes(path: &Path) -> Vec<u8> {
+    path.to_string_lossy().into_owned().into_bytes()
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
+}

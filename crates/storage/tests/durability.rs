@@ -1,0 +1,71 @@
+//! After `flush` returns, a process killed with SIGKILL loses nothing.
+//!
+//! The test runs its own binary again as a child that writes, flushes, says
+//! so on stdout and then waits to be killed; the parent kills it with
+//! SIGKILL at once and reopens the store.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use sesh_storage::{Backend, SledBackend};
+
+const CHILD_ENV: &str = "SESH_STORAGE_DURABILITY_CHILD_DB";
+const KEYS: u32 = 5_000;
+
+#[test]
+fn flushed_writes_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "durability::child_writes_flushes_and_waits",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut flushed = false;
+    for line in BufReader::new(stdout).lines() {
+        // libtest prints "test NAME ... " before the child's own output.
+        if line.unwrap().trim_end().ends_with("FLUSHED") {
+            flushed = true;
+            break;
+        }
+    }
+    // std's kill sends SIGKILL on Unix: no destructor, no exit handler runs.
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(flushed, "the child never reported its flush ({status})");
+    assert!(!status.success(), "the child ended by itself ({status})");
+
+    let db = SledBackend::open(&path).unwrap();
+    assert_eq!(db.len("t").unwrap(), KEYS as usize);
+    for i in [0, KEYS / 2, KEYS - 1] {
+        assert_eq!(
+            db.get("t", &i.to_be_bytes()).unwrap(),
+            Some(format!("value {i}").into_bytes())
+        );
+    }
+}
+
+/// The child half of `flushed_writes_survive_sigkill`, which runs it.
+#[test]
+#[ignore = "run as a child process by flushed_writes_survive_sigkill"]
+fn child_writes_flushes_and_waits() {
+    let path = std::env::var_os(CHILD_ENV).expect("run by flushed_writes_survive_sigkill");
+    let db = SledBackend::open(path).unwrap();
+    for i in 0..KEYS {
+        db.insert("t", &i.to_be_bytes(), format!("value {i}").as_bytes())
+            .unwrap();
+    }
+    db.flush().unwrap();
+    println!("FLUSHED");
+    std::thread::sleep(std::time::Duration::from_secs(60));
+    panic!("not killed within a minute");
+}

@@ -1,0 +1,47 @@
+//! Project automation for sesh: `cargo xtask ci` runs every check CI runs.
+//!
+//! One module per task; `ci` is the one CI and developers run. Tasks that
+//! need the network are not here: CI has none.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod ci;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// sesh's project tasks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask")]
+struct Args {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// fmt check, clippy -D warnings, tests (nextest) and doctests, docs with
+    /// -D warnings, cargo-deny (licenses, bans, sources), and the tour.
+    Ci(ci::Options),
+}
+
+/// The workspace root (the parent of `xtask/`).
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map_or(manifest.clone(), PathBuf::from)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.task {
+        Task::Ci(options) => ci::run(&workspace_root(), &options),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
