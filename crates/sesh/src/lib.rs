@@ -53,3 +53,8 @@ pub use sesh_core::{
 pub mod storage {
     pub use sesh_storage::*;
 }
+
+/// The README's example, compiled as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExample;
