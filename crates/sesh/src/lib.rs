@@ -44,9 +44,9 @@
 #![deny(missing_docs)]
 
 pub use sesh_core::{
-    Error, Partition, PartitionOptions, Result, Session, SessionEvent, Sessions, SessionsBuilder,
-    accept_language_header, default_session, default_user_agent, from_partition, init,
-    partition_dir_name, sessions,
+    BoxFuture, Error, HandlerSlot, Partition, PartitionOptions, Result, Session, SessionEvent,
+    Sessions, SessionsBuilder, accept_language_header, default_session, default_user_agent,
+    from_partition, init, partition_dir_name, sessions,
 };
 
 /// Session storage: the key-value [`storage::Backend`] on sled or memory.

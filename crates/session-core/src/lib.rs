@@ -7,7 +7,9 @@
 //! [`default_session`] use a global [`Sessions`], which [`init`] can set up.
 //! A [`Session`] is a cheap handle carrying the session's settings (user
 //! agent, preloads, download and code cache paths), its storage
-//! ([`sesh_storage::Backend`]) and its notifications ([`Session::subscribe`]).
+//! ([`sesh_storage::Backend`]) and its notifications ([`Session::subscribe`]);
+//! decisions the application makes (Electron's `setXxxHandler` methods and
+//! events with a callback) go through a [`HandlerSlot`].
 //!
 //! ```
 //! use sesh_core::{PartitionOptions, Sessions};
@@ -35,6 +37,7 @@
 
 mod error;
 mod events;
+mod handler;
 mod partition;
 mod session;
 mod sessions;
@@ -42,6 +45,7 @@ mod user_agent;
 
 pub use error::{Error, Result};
 pub use events::SessionEvent;
+pub use handler::{BoxFuture, HandlerSlot};
 pub use partition::{PERSIST_PREFIX, Partition, partition_dir_name};
 pub use session::{CODE_CACHE_DIR, DATABASE_DIR, LOCK_FILE, PartitionOptions, Session};
 pub use sessions::{

@@ -2,6 +2,7 @@
 
 mod escaping;
 mod events;
+mod global;
 mod locking;
 mod partitions;
 mod settings;
