@@ -4,6 +4,7 @@
 //! does, offline, on the default session's own storage.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod resolve_proxy;
 mod tour;
 
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ enum Command {
     /// Show or change a session.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Print what ses.resolveProxy(url) answers for each URL.
+    ResolveProxy(resolve_proxy::Args),
     /// A guided tour of sesh, offline, on the default storage.
     Tour,
 }
@@ -125,6 +128,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::ResolveProxy(args) => resolve_proxy::run(args),
         Command::Tour => tour::run(&sessions(&cli)?),
     }
 }

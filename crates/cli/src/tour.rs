@@ -4,8 +4,24 @@
 //! user-data directory (or the one given with `--user-data-dir`) and prints
 //! what it did and what came back.
 
+use std::sync::Arc;
+
 use anyhow::Context;
+use sesh::proxy::{DnsOp, HostResolver, LocalFetcher, PacOptions, ProxyConfig, ProxyResolver, Url};
 use sesh::{PartitionOptions, SessionEvent, Sessions};
+
+/// A small corporate PAC script for the proxy chapter.
+const CORP_PAC: &str = r#"function FindProxyForURL(url, host) {
+  if (isPlainHostName(host) || dnsDomainIs(host, ".corp.example"))
+    return "DIRECT";
+  if (isInNet(host, "10.0.0.0", "255.0.0.0"))
+    return "DIRECT";
+  if (shExpMatch(url, "https://*.bank.example/*"))
+    return "HTTPS secure-proxy.corp.example:443";
+  if (host == "legacy.example")
+    return legacyRoute(host);   // a bug: legacyRoute is not defined
+  return "PROXY proxy1.corp.example:8080; PROXY proxy2.corp.example:8080; DIRECT";
+}"#;
 
 fn chapter(n: u32, title: &str) {
     println!();
@@ -21,6 +37,7 @@ pub(crate) fn run(sessions: &Sessions) -> anyhow::Result<()> {
     sessions_and_partitions(sessions)?;
     settings(sessions)?;
     events(sessions)?;
+    proxies()?;
     println!();
     println!("End of the tour. `sesh --help` lists the commands.");
     Ok(())
@@ -110,5 +127,81 @@ fn events(sessions: &Sessions) -> anyhow::Result<()> {
         Ok(other) => anyhow::bail!("unexpected event {other:?}"),
         Err(e) => anyhow::bail!("the preconnect event did not arrive: {e}"),
     }
+    Ok(())
+}
+
+/// The tour stays offline: PAC helpers that resolve names (`isInNet` on a
+/// host name, `dnsResolve`) get "not found" instead of asking DNS.
+struct OfflineResolver;
+
+impl HostResolver for OfflineResolver {
+    fn resolve(&self, _host: &str, _op: DnsOp) -> Option<Vec<std::net::IpAddr>> {
+        None
+    }
+}
+
+fn proxies() -> anyhow::Result<()> {
+    chapter(4, "Proxies: rules, bypass lists and PAC scripts");
+    let resolver = ProxyResolver::new(Arc::new(LocalFetcher)).with_pac_options(PacOptions {
+        resolver: Arc::new(OfflineResolver),
+        ..PacOptions::default()
+    });
+    let rules = "http=proxy:3128;https=socks5://socks.example;socks=fallback:1080";
+    let bypass = "*.internal, 192.168.0.0/16, <local>";
+    resolver.set_proxy(ProxyConfig {
+        proxy_rules: Some(rules.into()),
+        proxy_bypass_rules: Some(bypass.into()),
+        ..Default::default()
+    });
+    println!("setProxy({{ proxyRules: '{rules}', proxyBypassRules: '{bypass}' }})");
+    for url in [
+        "http://example.com/",
+        "https://example.com/",
+        "ftp://files.example.com/",
+        "http://wiki.internal/",
+        "http://192.168.1.20/",
+        "http://printer/",
+        "http://localhost:8080/",
+    ] {
+        println!("  resolveProxy({url:<28}) → {}", resolver.resolve(url)?);
+    }
+
+    let pac_path = std::env::temp_dir().join(format!("sesh-tour-{}.pac", std::process::id()));
+    std::fs::write(&pac_path, CORP_PAC)
+        .with_context(|| format!("cannot write {}", pac_path.display()))?;
+    let pac_url = Url::from_file_path(&pac_path)
+        .map_err(|()| anyhow::anyhow!("{} is not absolute", pac_path.display()))?;
+    resolver.set_proxy(ProxyConfig {
+        pac_script: Some(pac_url.to_string()),
+        ..Default::default()
+    });
+    let _ = std::fs::remove_file(&pac_path);
+    println!("setProxy({{ pacScript: '{pac_url}' }}), a corporate PAC script:");
+    for line in CORP_PAC.lines() {
+        println!("    | {line}");
+    }
+    for url in [
+        "http://intranet/",
+        "https://git.corp.example/",
+        "http://10.1.2.3/",
+        "https://www.bank.example/login",
+        "http://www.example.com/",
+        "http://legacy.example/",
+        "http://127.0.0.1:9000/",
+    ] {
+        let resolution = resolver.resolve(url)?;
+        match &resolution.error {
+            None => println!("  resolveProxy({url:<31}) → {resolution}"),
+            Some(e) => {
+                println!("  resolveProxy({url:<31}) → {resolution}   (the script failed: {e})")
+            }
+        }
+    }
+    println!(
+        "Loopback URLs never reach the script; a script that fails means DIRECT, as in Chromium."
+    );
+    println!(
+        "(Offline, the tour's PAC helpers resolve no names; a session resolves them with its DNS.)"
+    );
     Ok(())
 }

@@ -15,7 +15,8 @@
 //! | `ses.setUserAgent(ua, langs)` | [`Session::set_user_agent`] |
 //! | `ses.on('preconnect', …)` | [`Session::subscribe`] → [`SessionEvent::Preconnect`] |
 //!
-//! The key-value storage every session keeps its data in is [`storage`].
+//! The key-value storage every session keeps its data in is [`storage`];
+//! proxy rules, bypass rules and PAC scripts are [`proxy`].
 //!
 //! ```
 //! use sesh::{PartitionOptions, Sessions};
@@ -48,6 +49,12 @@ pub use sesh_core::{
     Sessions, SessionsBuilder, accept_language_header, default_session, default_user_agent,
     from_partition, init, partition_dir_name, sessions,
 };
+
+/// Proxy configuration: Electron's `ProxyConfig`, Chromium's rule grammars,
+/// the PAC engine (feature `pac`) and `resolveProxy`'s answer.
+pub mod proxy {
+    pub use sesh_proxy_rules::*;
+}
 
 /// Session storage: the key-value [`storage::Backend`] on sled or memory.
 pub mod storage {
