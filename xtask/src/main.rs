@@ -1,9 +1,11 @@
-//! Project automation for sesh: `cargo xtask ci` runs every check CI runs.
+//! Project automation for sesh: `cargo xtask ci` runs every check CI runs;
+//! `cargo xtask bench` runs the benchmarks beside their peers.
 //!
 //! One module per task; `ci` is the one CI and developers run. Tasks that
 //! need the network are not here: CI has none.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench;
 mod ci;
 
 use std::path::PathBuf;
@@ -24,6 +26,8 @@ enum Task {
     /// fmt check, clippy -D warnings, tests (nextest) and doctests, docs with
     /// -D warnings, cargo-deny (licenses, bans, sources), and the tour.
     Ci(ci::Options),
+    /// Benchmarks beside their peers on the workloads of shared/bench/.
+    Bench(bench::Options),
 }
 
 /// The workspace root (the parent of `xtask/`).
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.task {
         Task::Ci(options) => ci::run(&workspace_root(), &options),
+        Task::Bench(options) => bench::run(&workspace_root(), &options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,8 +20,12 @@ pub(crate) struct Args {
     /// proxyRules, e.g. "http=foopy:80;socks=bar".
     #[arg(long, value_name = "R")]
     rules: Option<String>,
-    /// proxyBypassRules, e.g. "*.corp, <local>".
-    #[arg(long, value_name = "B")]
+    // (Not a doc comment: rustdoc would read `<local>` as an HTML tag.)
+    #[arg(
+        long,
+        value_name = "B",
+        help = "proxyBypassRules, e.g. \"*.corp, <local>\""
+    )]
     bypass: Option<String>,
     /// The PAC script: a file path, or a file: or data: URL.
     #[arg(long, value_name = "PATH_OR_URL")]

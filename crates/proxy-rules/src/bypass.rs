@@ -33,8 +33,63 @@ enum Rule {
     Pattern {
         scheme: Option<String>,
         pattern: String,
+        matcher: HostMatcher,
         port: Option<u16>,
     },
+}
+
+/// A host pattern compiled to the cheapest test that decides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostMatcher {
+    /// `*`.
+    Any,
+    /// No wildcard.
+    Exact(String),
+    /// `*` then a literal.
+    Suffix(String),
+    /// A literal then `*`.
+    Prefix(String),
+    /// Anything else.
+    Glob(String),
+}
+
+impl HostMatcher {
+    fn new(pattern: &str) -> Self {
+        let wild = |s: &str| s.contains(['*', '?']);
+        if pattern.bytes().all(|b| b == b'*') && !pattern.is_empty() {
+            HostMatcher::Any
+        } else if !wild(pattern) {
+            HostMatcher::Exact(pattern.to_owned())
+        } else if let Some(rest) = pattern.strip_prefix('*')
+            && !wild(rest)
+        {
+            HostMatcher::Suffix(rest.to_owned())
+        } else if let Some(rest) = pattern.strip_suffix('*')
+            && !wild(rest)
+        {
+            HostMatcher::Prefix(rest.to_owned())
+        } else {
+            HostMatcher::Glob(pattern.to_owned())
+        }
+    }
+
+    fn matches(&self, host: &str) -> bool {
+        match self {
+            HostMatcher::Any => true,
+            HostMatcher::Exact(p) => host == p,
+            HostMatcher::Suffix(p) => host.ends_with(p.as_str()),
+            HostMatcher::Prefix(p) => host.starts_with(p.as_str()),
+            HostMatcher::Glob(p) => match_pattern(host, p),
+        }
+    }
+}
+
+/// What the rules look at in a URL, computed once per URL.
+struct Target<'a> {
+    url: &'a Url,
+    host: &'a str,
+    ip: Option<IpAddr>,
+    port: Option<u16>,
 }
 
 enum Verdict {
@@ -121,8 +176,14 @@ impl BypassRules {
 
     /// Whether `url` goes direct (bypasses the proxy).
     pub fn matches(&self, url: &Url) -> bool {
+        let target = Target {
+            url,
+            host: url.host_str().unwrap_or(""),
+            ip: url_ip(url),
+            port: url.port_or_known_default(),
+        };
         for rule in self.rules.iter().rev() {
-            match evaluate(rule, url) {
+            match evaluate(rule, &target) {
                 Verdict::Bypass => return true,
                 Verdict::Proxy => return false,
                 Verdict::NoMatch => {}
@@ -193,6 +254,7 @@ fn parse_rule(raw: &str, suffix: bool) -> Result<Rule, String> {
     }
     Ok(Rule::Pattern {
         scheme,
+        matcher: HostMatcher::new(&pattern),
         pattern,
         port,
     })
@@ -245,6 +307,7 @@ fn rule_to_string(rule: &Rule) -> String {
             scheme: s,
             pattern,
             port: p,
+            ..
         } => format!("{}{pattern}{}", scheme(s), port(p)),
     }
 }
@@ -257,24 +320,21 @@ fn url_ip(url: &Url) -> Option<IpAddr> {
     }
 }
 
-fn evaluate(rule: &Rule, url: &Url) -> Verdict {
+fn evaluate(rule: &Rule, t: &Target<'_>) -> Verdict {
     let verdict = |m: bool| if m { Verdict::Bypass } else { Verdict::NoMatch };
-    let scheme_ok = |s: &Option<String>| s.as_deref().is_none_or(|s| s == url.scheme());
-    let port_ok = |p: &Option<u16>| p.is_none_or(|p| url.port_or_known_default() == Some(p));
+    let scheme_ok = |s: &Option<String>| s.as_deref().is_none_or(|s| s == t.url.scheme());
+    let port_ok = |p: &Option<u16>| p.is_none_or(|p| t.port == Some(p));
     match rule {
-        Rule::Local => {
-            let host = url.host_str().unwrap_or("");
-            verdict(url_ip(url).is_none() && !host.contains('.'))
-        }
+        Rule::Local => verdict(t.ip.is_none() && !t.host.contains('.')),
         Rule::SubtractImplicit => {
-            if matches_implicit_rules(url) {
+            if matches_implicit_rules(t.url) {
                 Verdict::Proxy
             } else {
                 Verdict::NoMatch
             }
         }
         Rule::IpHost { scheme, ip, port } => {
-            verdict(scheme_ok(scheme) && port_ok(port) && url_ip(url) == Some(*ip))
+            verdict(t.ip == Some(*ip) && scheme_ok(scheme) && port_ok(port))
         }
         Rule::IpBlock {
             scheme,
@@ -282,7 +342,7 @@ fn evaluate(rule: &Rule, url: &Url) -> Verdict {
             len,
             ..
         } => {
-            let Some(mut ip) = url_ip(url) else {
+            let Some(mut ip) = t.ip else {
                 return Verdict::NoMatch;
             };
             if prefix.is_ipv4()
@@ -295,12 +355,10 @@ fn evaluate(rule: &Rule, url: &Url) -> Verdict {
         }
         Rule::Pattern {
             scheme,
-            pattern,
+            matcher,
             port,
-        } => {
-            let host = url.host_str().unwrap_or("");
-            verdict(scheme_ok(scheme) && port_ok(port) && match_pattern(host, pattern))
-        }
+            ..
+        } => verdict(matcher.matches(t.host) && scheme_ok(scheme) && port_ok(port)),
     }
 }
 

@@ -1,0 +1,261 @@
+//! `cargo xtask bench [proxy]`: sesh's benchmarks beside their peers, on the
+//! same inputs, in the same run, with the ratios and an agreement check.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use sesh_proxy_rules::{
+    BypassRules, DnsOp, HostResolver, PacOptions, PacScript, ProxyRules, Url, script_url,
+};
+
+/// Options of `cargo xtask bench`.
+#[derive(Debug, clap::Args)]
+pub struct Options {
+    /// Which workload: `proxy` (the only one so far).
+    #[arg(default_value = "proxy")]
+    pub workload: String,
+}
+
+pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
+    match options.workload.as_str() {
+        "proxy" => proxy(root),
+        other => bail!("unknown workload {other:?}; known: proxy"),
+    }
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn status(cmd: &mut Command) -> anyhow::Result<()> {
+    let shown = format!("{cmd:?}");
+    let st = cmd
+        .status()
+        .with_context(|| format!("cannot run {shown}"))?;
+    if !st.success() {
+        bail!("{shown} failed ({st})");
+    }
+    Ok(())
+}
+
+struct LabHosts(HashMap<String, IpAddr>);
+
+impl HostResolver for LabHosts {
+    fn resolve(&self, host: &str, op: DnsOp) -> Option<Vec<IpAddr>> {
+        match op {
+            DnsOp::MyIpAddress | DnsOp::MyIpAddressEx => Some(vec![IpAddr::from([127, 0, 0, 1])]),
+            _ => self.0.get(host).map(|ip| vec![*ip]),
+        }
+    }
+}
+
+/// Criterion's mean time of one iteration, in nanoseconds.
+fn criterion_mean(root: &Path, group: &str, id: &str) -> anyhow::Result<f64> {
+    let path = root
+        .join("target/criterion")
+        .join(group)
+        .join(id)
+        .join("new/estimates.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let v: Value = serde_json::from_str(&text)?;
+    v["mean"]["point_estimate"]
+        .as_f64()
+        .with_context(|| format!("no mean in {}", path.display()))
+}
+
+fn ensure_peers(dir: &Path) -> anyhow::Result<()> {
+    for tool in ["node", "npm"] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            bail!(
+                "cargo xtask bench runs its peers with {tool}; install Node.js and npm (Debian: apt-get install nodejs npm)"
+            );
+        }
+    }
+    if dir.join("node_modules/pac-resolver").is_dir()
+        && dir.join("node_modules/proxy-from-env").is_dir()
+    {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join("package.json"),
+        r#"{"name":"sesh-bench-peers","private":true}"#,
+    )?;
+    println!("installing the peers (pac-resolver 9 with quickjs-wasi, proxy-from-env) with npm…");
+    status(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent"])
+            .args([
+                "pac-resolver@9",
+                "@tootallnate/quickjs-emscripten",
+                "proxy-from-env",
+            ])
+            .current_dir(dir),
+    )
+}
+
+fn proxy(root: &Path) -> anyhow::Result<()> {
+    let shared = root.join("../shared/bench/proxy");
+    let read = |name: &str| {
+        std::fs::read_to_string(shared.join(name))
+            .with_context(|| format!("cannot read {}", shared.join(name).display()))
+    };
+    let pac_script = read("corp.pac")?;
+    let urls: Vec<String> = read("urls.txt")?.lines().map(str::to_owned).collect();
+    let lab: HashMap<String, IpAddr> = read("lab_hosts.txt")?
+        .lines()
+        .filter_map(|l| {
+            let mut p = l.split_whitespace();
+            Some((p.next()?.to_owned(), p.next()?.parse().ok()?))
+        })
+        .collect();
+    let rules = read("proxy_rules.txt")?.trim().to_owned();
+    let bypass = read("bypass_rules.txt")?
+        .lines()
+        .collect::<Vec<_>>()
+        .join(",");
+
+    let peers = root.join("target/bench-peers");
+    ensure_peers(&peers)?;
+
+    println!("\n=== sesh (criterion) ===");
+    status(
+        Command::new(cargo())
+            .args(["bench", "-p", "sesh-proxy-rules", "--bench", "proxy"])
+            .current_dir(root),
+    )?;
+    let n = urls.len() as f64;
+    let sesh_pac = criterion_mean(root, "proxy", "pac_corp")? / n;
+    let sesh_fixed = criterion_mean(root, "proxy", "fixed_100_bypass")? / n;
+
+    // sesh's answers, to compare with the peers': the script's raw answer
+    // for the URL and host Chromium hands it, and the bypass decision.
+    let pac = PacScript::load(
+        &pac_script,
+        PacOptions {
+            resolver: Arc::new(LabHosts(lab.clone())),
+            ..PacOptions::default()
+        },
+    )?;
+    let bypass_rules = BypassRules::parse(&bypass);
+    let _ = ProxyRules::parse(&rules);
+    let mut pac_cases = Vec::new();
+    let mut sesh_answers = Vec::new();
+    let mut sesh_bypassed = Vec::new();
+    for u in &urls {
+        let url = Url::parse(u).with_context(|| format!("bad URL in the workload: {u}"))?;
+        let host = url
+            .host_str()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let script_url = script_url(&url);
+        sesh_answers.push(pac.find_proxy(&url)?);
+        pac_cases.push(json!({"url": script_url, "host": host}));
+        sesh_bypassed.push(bypass_rules.matches(&url));
+    }
+    let input = peers.join("input.json");
+    let output = peers.join("output.json");
+    std::fs::write(
+        &input,
+        serde_json::to_vec(&json!({
+            "pacScript": pac_script,
+            "labHosts": lab.iter().map(|(k, v)| (k.clone(), v.to_string())).collect::<HashMap<_, _>>(),
+            "pacCases": pac_cases,
+            "urls": urls,
+            "noProxy": bypass,
+        }))?,
+    )?;
+    println!("\n=== peers (node) ===");
+    status(
+        Command::new("node")
+            .arg(root.join("xtask/bench/proxy_peers.mjs"))
+            .args([&input, &output, &peers])
+            .current_dir(root),
+    )?;
+    let out: Value = serde_json::from_slice(&std::fs::read(&output)?)?;
+    let peer_pac = out["pacResolver"]["nsPerUrl"]
+        .as_f64()
+        .context("no pac-resolver time")?;
+    let peer_env = out["proxyFromEnv"]["nsPerUrl"]
+        .as_f64()
+        .context("no proxy-from-env time")?;
+
+    let peer_answers: Vec<&str> = out["pacResolver"]["answers"]
+        .as_array()
+        .context("no pac-resolver answers")?
+        .iter()
+        .map(|v| v.as_str().unwrap_or(""))
+        .collect();
+    let pac_disagree: Vec<usize> = (0..urls.len())
+        .filter(|&i| peer_answers.get(i).copied() != Some(sesh_answers[i].as_str()))
+        .collect();
+    let env_bypassed: Vec<bool> = out["proxyFromEnv"]["bypassed"]
+        .as_array()
+        .context("no proxy-from-env answers")?
+        .iter()
+        .map(|v| v.as_bool().unwrap_or(false))
+        .collect();
+    let env_disagree: Vec<usize> = (0..urls.len())
+        .filter(|&i| env_bypassed.get(i) != Some(&sesh_bypassed[i]))
+        .collect();
+
+    println!("\n=== proxy: {} URLs ===", urls.len());
+    println!(
+        "{:<44} {:>12} {:>12} {:>8}",
+        "workload", "sesh µs/URL", "peer µs/URL", "peer÷sesh"
+    );
+    println!(
+        "{:<44} {:>12.3} {:>12.3} {:>8.1}×",
+        "corp.pac (peer: pac-resolver 9)",
+        sesh_pac / 1000.0,
+        peer_pac / 1000.0,
+        peer_pac / sesh_pac
+    );
+    println!(
+        "{:<44} {:>12.3} {:>12.3} {:>8.1}×",
+        "rules + 100 bypass (peer: proxy-from-env)",
+        sesh_fixed / 1000.0,
+        peer_env / 1000.0,
+        peer_env / sesh_fixed
+    );
+    println!(
+        "PAC answers: {} of {} agree with pac-resolver",
+        urls.len() - pac_disagree.len(),
+        urls.len()
+    );
+    for &i in pac_disagree.iter().take(5) {
+        println!(
+            "  differs: {} → sesh {:?}, pac-resolver {:?}",
+            urls[i],
+            sesh_answers[i],
+            peer_answers.get(i)
+        );
+    }
+    println!(
+        "Bypass decisions: {} of {} agree with proxy-from-env's NO_PROXY matching \
+         (sesh follows Chromium: implicit loopback bypass, `*` spanning dots, CIDR blocks)",
+        urls.len() - env_disagree.len(),
+        urls.len()
+    );
+    for &i in env_disagree.iter().take(5) {
+        println!(
+            "  differs: {} → sesh bypass={}, proxy-from-env bypass={}",
+            urls[i], sesh_bypassed[i], env_bypassed[i]
+        );
+    }
+    if !pac_disagree.is_empty() {
+        bail!(
+            "{} PAC answers differ from pac-resolver's",
+            pac_disagree.len()
+        );
+    }
+    Ok(())
+}
