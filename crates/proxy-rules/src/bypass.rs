@@ -420,8 +420,10 @@ pub(crate) fn match_pattern(text: &str, pattern: &str) -> bool {
 pub fn matches_implicit_rules(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => {
-            let d = d.strip_suffix('.').unwrap_or(d).to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
+            let d = d.strip_suffix('.').unwrap_or(d);
+            let ends =
+                |s: &str| d.len() >= s.len() && d[d.len() - s.len()..].eq_ignore_ascii_case(s);
+            d.eq_ignore_ascii_case("localhost") || ends(".localhost")
         }
         Some(url::Host::Ipv4(ip)) => is_loopback_or_link_local_v4(ip),
         Some(url::Host::Ipv6(ip)) => match ip.to_ipv4_mapped() {

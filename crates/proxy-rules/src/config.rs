@@ -185,9 +185,9 @@ pub fn system_config_from_env(get: &dyn Fn(&str) -> Option<String>) -> SystemCon
     };
     let mut rules = ProxyRules::Empty;
     if let Some(all) = proxy("all_proxy", ProxyScheme::Http) {
-        rules = ProxyRules::Single(ProxyList(vec![all]));
+        rules = ProxyRules::Single(vec![all].into());
     } else {
-        let one = |s: Option<ProxyServer>| ProxyList(s.into_iter().collect());
+        let one = |s: Option<ProxyServer>| ProxyList::new(s.into_iter().collect());
         let http = one(proxy("http_proxy", ProxyScheme::Http));
         let https = one(proxy("https_proxy", ProxyScheme::Http));
         let ftp = one(proxy("ftp_proxy", ProxyScheme::Http));
@@ -208,7 +208,7 @@ pub fn system_config_from_env(get: &dyn Fn(&str) -> Option<String>) -> SystemCon
         if let Some(socks) = get("SOCKS_SERVER").filter(|v| !v.is_empty()).and_then(|v| {
             ProxyServer::parse_uri(v.strip_suffix('/').unwrap_or(&v), scheme, false).ok()
         }) {
-            rules = ProxyRules::Single(ProxyList(vec![socks]));
+            rules = ProxyRules::Single(vec![socks].into());
         }
     }
     if rules == ProxyRules::Empty {

@@ -98,7 +98,9 @@ impl ProxyRules {
                 match target {
                     Some(target) => {
                         let parsed = parse_uri_list(list, default_scheme, &mut errors);
-                        target.0.extend(parsed.0);
+                        let mut joined = target.servers().to_vec();
+                        joined.extend_from_slice(parsed.servers());
+                        *target = joined.into();
                     }
                     None => errors.push(Error::UnknownRuleScheme {
                         token: entry.to_owned(),
@@ -161,5 +163,5 @@ fn parse_uri_list(list: &str, default_scheme: ProxyScheme, errors: &mut Vec<Erro
             Err(e) => errors.push(e),
         }
     }
-    ProxyList(out)
+    out.into()
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -313,14 +314,41 @@ pub(crate) fn canonical_host(host: &str) -> std::result::Result<String, String> 
 ///
 /// Its `Display` is Chromium's PAC string, entries joined by `;` with no
 /// space: what `ses.resolveProxy(url)` returns.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct ProxyList(pub Vec<ProxyServer>);
+///
+/// Cloning is cheap (the entries are shared).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProxyList(Arc<[ProxyServer]>);
+
+impl Serialize for ProxyList {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter())
+    }
+}
+
+impl Default for ProxyList {
+    fn default() -> Self {
+        ProxyList(Arc::from(Vec::new()))
+    }
+}
+
+impl From<Vec<ProxyServer>> for ProxyList {
+    fn from(servers: Vec<ProxyServer>) -> Self {
+        ProxyList(servers.into())
+    }
+}
 
 impl ProxyList {
+    /// A list of these entries, in this order.
+    pub fn new(servers: Vec<ProxyServer>) -> Self {
+        servers.into()
+    }
+
     /// The list with only `DIRECT`.
     pub fn direct() -> Self {
-        ProxyList(vec![ProxyServer::Direct])
+        vec![ProxyServer::Direct].into()
     }
 
     /// The entries, in order.
@@ -357,7 +385,7 @@ impl ProxyList {
         if list.is_empty() {
             list.push(ProxyServer::Direct);
         }
-        (ProxyList(list), errors)
+        (list.into(), errors)
     }
 
     /// The list with the proxies `bad` says are failing moved to the end, in
@@ -367,7 +395,7 @@ impl ProxyList {
     pub fn deprioritize(&self, bad: &dyn BadProxies) -> ProxyList {
         let mut good = Vec::new();
         let mut bad_ones = Vec::new();
-        for server in &self.0 {
+        for server in self.0.iter() {
             match bad.status(server) {
                 None => good.push(server.clone()),
                 Some(BadProxy {
@@ -382,7 +410,7 @@ impl ProxyList {
             return self.clone();
         }
         good.extend(bad_ones);
-        ProxyList(good)
+        good.into()
     }
 }
 

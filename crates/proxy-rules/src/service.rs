@@ -1,7 +1,8 @@
 //! `ProxyResolver`: a configuration in force, and Chromium's answer for a URL.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use url::Url;
 
@@ -55,6 +56,8 @@ enum Active {
 /// PAC script fails, and the bad-proxy list applied last.
 pub struct ProxyResolver {
     config: RwLock<(ProxyConfig, Arc<Active>)>,
+    /// PAC answers already parsed: a script returns few distinct strings.
+    parsed: Mutex<HashMap<String, ProxyList>>,
     fetcher: Arc<dyn PacFetcher>,
     env: EnvReader,
     #[cfg(feature = "pac")]
@@ -80,6 +83,7 @@ impl ProxyResolver {
     pub fn new(fetcher: Arc<dyn PacFetcher>) -> Self {
         ProxyResolver {
             config: RwLock::new((ProxyConfig::default(), Arc::new(Active::Direct))),
+            parsed: Mutex::new(HashMap::new()),
             fetcher,
             env: Arc::new(|name| std::env::var(name).ok()),
             #[cfg(feature = "pac")]
@@ -184,6 +188,22 @@ impl ProxyResolver {
         }
     }
 
+    fn parse_pac_answer(&self, answer: String) -> ProxyList {
+        /// Enough for any sensible script; a script that returns ever new
+        /// strings just clears the cache now and then.
+        const MAX_PARSED: usize = 256;
+        let mut parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(list) = parsed.get(&answer) {
+            return list.clone();
+        }
+        let list = ProxyList::from_pac_string(&answer);
+        if parsed.len() >= MAX_PARSED {
+            parsed.clear();
+        }
+        parsed.insert(answer, list.clone());
+        list
+    }
+
     /// `ses.resolveProxy(url)`: the proxies for `url`.
     ///
     /// # Errors
@@ -224,7 +244,7 @@ impl ProxyResolver {
                         #[cfg(feature = "pac")]
                         Ok(script) => match script.find_proxy(url) {
                             Ok(answer) => Resolution {
-                                list: ProxyList::from_pac_string(&answer),
+                                list: self.parse_pac_answer(answer),
                                 error: None,
                             },
                             Err(e) => {

@@ -1,12 +1,22 @@
 // The PAC helpers that are written in JavaScript. They run before the PAC
 // script, so a script that defines its own version of one overrides it.
-// The hot helpers (shExpMatch, isInNet) call native code when their
-// arguments are strings and otherwise take the generic path below, so
-// that odd arguments behave exactly as they do in browsers.
+// shExpMatch is native (its plain globs need no regular expression) and
+// isInNet calls native code when its arguments are strings; odd arguments
+// take the generic paths below, so that they behave exactly as they do in
+// browsers. A native call costs more than a few JavaScript operations, so
+// the cheap helpers stay in JavaScript.
 
 function dnsDomainIs(host, domain) {
+  if (typeof host == 'string' && typeof domain == 'string') {
+    return host.endsWith(domain);
+  }
   return host.length >= domain.length &&
     host.substring(host.length - domain.length) == domain;
+}
+
+function isPlainHostName(host) {
+  if (typeof host != 'string') throw new TypeError('Requires 1 string parameter');
+  return host.indexOf('.') < 0;
 }
 
 function dnsDomainLevels(host) {
@@ -52,11 +62,7 @@ function isInNet(ipaddr, pattern, maskstr) {
   return (__sesh_addr(ipaddr) & mask) == (__sesh_addr(pattern) & mask);
 }
 
-function shExpMatch(url, pattern) {
-  if (typeof url == 'string' && typeof pattern == 'string') {
-    var fast = __sesh_shExpMatch(url, pattern);
-    if (fast !== null) return fast;
-  }
+function __sesh_shExpMatchRegExp(url, pattern) {
   pattern = pattern.replace(/\./g, '\\.');
   pattern = pattern.replace(/\*/g, '.*');
   pattern = pattern.replace(/\?/g, '.');

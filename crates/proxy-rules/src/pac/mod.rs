@@ -295,14 +295,20 @@ fn entry_point<'js>(ctx: &Ctx<'js>) -> std::result::Result<Function<'js>, String
 
 /// The URL as Chromium hands it to `FindProxyForURL`.
 pub fn script_url(url: &Url) -> String {
+    if matches!(url.scheme(), "https" | "wss") {
+        let host = url.host_str().unwrap_or("");
+        return match url.port() {
+            Some(port) => format!("{}://{host}:{port}/", url.scheme()),
+            None => format!("{}://{host}/", url.scheme()),
+        };
+    }
+    if url.username().is_empty() && url.password().is_none() && url.fragment().is_none() {
+        return url.as_str().to_owned();
+    }
     let mut u = url.clone();
     let _ = u.set_username("");
     let _ = u.set_password(None);
     u.set_fragment(None);
-    if matches!(u.scheme(), "https" | "wss") {
-        u.set_path("/");
-        u.set_query(None);
-    }
     u.to_string()
 }
 

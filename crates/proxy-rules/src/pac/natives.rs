@@ -4,8 +4,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-use rquickjs::function::Rest;
-use rquickjs::{Coerced, Ctx, Exception, Function, IntoJs, Value};
+use rquickjs::function::{Opt, Rest};
+use rquickjs::{CString, Coerced, Ctx, Function, IntoJs, Value};
 
 use super::{PacTime, Shared};
 use crate::bypass::{ip_matches_prefix, parse_cidr};
@@ -37,17 +37,6 @@ pub(super) fn register(ctx: &Ctx<'_>, shared: &Arc<Shared>) -> rquickjs::Result<
         Function::new(ctx.clone(), move |msg: Coerced<String>| {
             s.observer.alert(&msg.0)
         })?,
-    )?;
-
-    g.set(
-        "isPlainHostName",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'_>, args: Rest<Value<'_>>| match first_string(&args) {
-                Some(host) => Ok(!host.contains('.')),
-                None => Err(Exception::throw_type(&ctx, "Requires 1 string parameter")),
-            },
-        )?,
     )?;
 
     let s = shared.clone();
@@ -127,12 +116,7 @@ pub(super) fn register(ctx: &Ctx<'_>, shared: &Arc<Shared>) -> rquickjs::Result<
         )?,
     )?;
 
-    g.set(
-        "__sesh_shExpMatch",
-        Function::new(ctx.clone(), |text: String, pattern: String| {
-            sh_exp_match_fast(&text, &pattern).map_or(Answer::Null, Answer::Bool)
-        })?,
-    )?;
+    g.set("shExpMatch", Function::new(ctx.clone(), sh_exp_match)?)?;
 
     let s = shared.clone();
     g.set(
@@ -165,6 +149,43 @@ pub(super) fn register(ctx: &Ctx<'_>, shared: &Arc<Shared>) -> rquickjs::Result<
         })?,
     )?;
     Ok(())
+}
+
+/// Both arguments as ASCII strings, when they are.
+fn ascii_pair<'js>(
+    a: &Opt<Value<'js>>,
+    b: &Opt<Value<'js>>,
+) -> Option<(CString<'js>, CString<'js>)> {
+    let a = a.0.as_ref()?.as_string()?.clone().to_cstring().ok()?;
+    let b = b.0.as_ref()?.as_string()?.clone().to_cstring().ok()?;
+    (a.as_str().is_ascii() && b.as_str().is_ascii()).then_some((a, b))
+}
+
+/// Calls the generic JavaScript version of a helper (`__sesh_NAME`).
+fn generic<'js>(
+    ctx: &Ctx<'js>,
+    name: &str,
+    a: Opt<Value<'js>>,
+    b: Opt<Value<'js>>,
+) -> rquickjs::Result<Value<'js>> {
+    let f: Function<'js> = ctx.globals().get(name)?;
+    let undefined = || Value::new_undefined(ctx.clone());
+    f.call((a.0.unwrap_or_else(undefined), b.0.unwrap_or_else(undefined)))
+}
+
+/// `shExpMatch(str, pattern)`: the pattern as Chromium's regular
+/// expression; plain globs are matched natively.
+fn sh_exp_match<'js>(
+    ctx: Ctx<'js>,
+    text: Opt<Value<'js>>,
+    pattern: Opt<Value<'js>>,
+) -> rquickjs::Result<Value<'js>> {
+    if let Some((t, p)) = ascii_pair(&text, &pattern)
+        && let Some(m) = sh_exp_match_fast(t.as_str(), p.as_str())
+    {
+        return Ok(Value::new_bool(ctx, m));
+    }
+    generic(&ctx, "__sesh_shExpMatchRegExp", text, pattern)
 }
 
 fn string_arg(args: &Rest<Value<'_>>, i: usize) -> Option<String> {
