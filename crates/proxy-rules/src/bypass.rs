@@ -84,12 +84,44 @@ impl HostMatcher {
     }
 }
 
-/// What the rules look at in a URL, computed once per URL.
-struct Target<'a> {
-    url: &'a Url,
-    host: &'a str,
-    ip: Option<IpAddr>,
-    port: Option<u16>,
+/// What the rules look at in a URL: its scheme, canonical host (IPv6 in
+/// brackets), IP address when the host is one, and effective port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target<'a> {
+    pub(crate) scheme: &'a str,
+    pub(crate) host: &'a str,
+    pub(crate) ip: Option<IpAddr>,
+    pub(crate) port: Option<u16>,
+}
+
+impl<'a> Target<'a> {
+    pub(crate) fn of(url: &'a Url) -> Self {
+        Target {
+            scheme: url.scheme(),
+            host: url.host_str().unwrap_or(""),
+            ip: url_ip(url),
+            port: url.port_or_known_default(),
+        }
+    }
+
+    /// Chromium's implicit bypass: localhost names, loopback and
+    /// link-local addresses (IPv4-mapped ones included).
+    pub(crate) fn is_implicitly_bypassed(&self) -> bool {
+        match self.ip {
+            Some(IpAddr::V4(ip)) => is_loopback_or_link_local_v4(ip),
+            Some(IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
+                Some(v4) => is_loopback_or_link_local_v4(v4),
+                None => is_loopback_or_link_local_v6(ip),
+            },
+            None if self.host.is_empty() => false,
+            None => {
+                let d = self.host.strip_suffix('.').unwrap_or(self.host);
+                let ends =
+                    |s: &str| d.len() >= s.len() && d[d.len() - s.len()..].eq_ignore_ascii_case(s);
+                d.eq_ignore_ascii_case("localhost") || ends(".localhost")
+            }
+        }
+    }
 }
 
 enum Verdict {
@@ -176,20 +208,18 @@ impl BypassRules {
 
     /// Whether `url` goes direct (bypasses the proxy).
     pub fn matches(&self, url: &Url) -> bool {
-        let target = Target {
-            url,
-            host: url.host_str().unwrap_or(""),
-            ip: url_ip(url),
-            port: url.port_or_known_default(),
-        };
+        self.matches_target(&Target::of(url))
+    }
+
+    pub(crate) fn matches_target(&self, target: &Target<'_>) -> bool {
         for rule in self.rules.iter().rev() {
-            match evaluate(rule, &target) {
+            match evaluate(rule, target) {
                 Verdict::Bypass => return true,
                 Verdict::Proxy => return false,
                 Verdict::NoMatch => {}
             }
         }
-        matches_implicit_rules(url)
+        target.is_implicitly_bypassed()
     }
 }
 
@@ -322,12 +352,12 @@ fn url_ip(url: &Url) -> Option<IpAddr> {
 
 fn evaluate(rule: &Rule, t: &Target<'_>) -> Verdict {
     let verdict = |m: bool| if m { Verdict::Bypass } else { Verdict::NoMatch };
-    let scheme_ok = |s: &Option<String>| s.as_deref().is_none_or(|s| s == t.url.scheme());
+    let scheme_ok = |s: &Option<String>| s.as_deref().is_none_or(|s| s == t.scheme);
     let port_ok = |p: &Option<u16>| p.is_none_or(|p| t.port == Some(p));
     match rule {
         Rule::Local => verdict(t.ip.is_none() && !t.host.contains('.')),
         Rule::SubtractImplicit => {
-            if matches_implicit_rules(t.url) {
+            if t.is_implicitly_bypassed() {
                 Verdict::Proxy
             } else {
                 Verdict::NoMatch
@@ -418,20 +448,7 @@ pub(crate) fn match_pattern(text: &str, pattern: &str) -> bool {
 /// Chromium's implicit bypass: localhost names, loopback and link-local
 /// addresses (IPv4-mapped ones included).
 pub fn matches_implicit_rules(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => {
-            let d = d.strip_suffix('.').unwrap_or(d);
-            let ends =
-                |s: &str| d.len() >= s.len() && d[d.len() - s.len()..].eq_ignore_ascii_case(s);
-            d.eq_ignore_ascii_case("localhost") || ends(".localhost")
-        }
-        Some(url::Host::Ipv4(ip)) => is_loopback_or_link_local_v4(ip),
-        Some(url::Host::Ipv6(ip)) => match ip.to_ipv4_mapped() {
-            Some(v4) => is_loopback_or_link_local_v4(v4),
-            None => is_loopback_or_link_local_v6(ip),
-        },
-        None => false,
-    }
+    Target::of(url).is_implicitly_bypassed()
 }
 
 fn is_loopback_or_link_local_v4(ip: Ipv4Addr) -> bool {

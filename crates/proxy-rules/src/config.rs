@@ -131,10 +131,14 @@ pub struct FixedServers {
 impl FixedServers {
     /// The list for `url`: direct when bypassed, else the rules' list.
     pub fn resolve(&self, url: &url::Url) -> ProxyList {
-        if self.bypass.matches(url) {
+        self.resolve_target(&crate::bypass::Target::of(url))
+    }
+
+    pub(crate) fn resolve_target(&self, target: &crate::bypass::Target<'_>) -> ProxyList {
+        if self.bypass.matches_target(target) {
             ProxyList::direct()
         } else {
-            self.rules.apply(url)
+            self.rules.apply_scheme(target.scheme)
         }
     }
 }

@@ -53,6 +53,7 @@
 mod bypass;
 mod config;
 mod error;
+mod fast_url;
 mod fetch;
 #[cfg(feature = "pac")]
 mod pac;

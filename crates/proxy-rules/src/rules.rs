@@ -120,6 +120,11 @@ impl ProxyRules {
     /// `ProxyRules::Apply`. `ws`/`wss` use `socks=`, then `https=`, then
     /// `http=`; a scheme without a list goes to `socks=`, else direct.
     pub fn apply(&self, url: &Url) -> ProxyList {
+        self.apply_scheme(url.scheme())
+    }
+
+    /// [`ProxyRules::apply`] for a URL of scheme `scheme`.
+    pub fn apply_scheme(&self, scheme: &str) -> ProxyList {
         match self {
             ProxyRules::Empty => ProxyList::direct(),
             ProxyRules::Single(list) => list.clone(),
@@ -129,7 +134,7 @@ impl ProxyRules {
                 ftp,
                 fallback,
             } => {
-                let own = match url.scheme() {
+                let own = match scheme {
                     "http" => Some(http),
                     "https" => Some(https),
                     "ftp" => Some(ftp),
@@ -138,7 +143,7 @@ impl ProxyRules {
                 if let Some(list) = own.filter(|l| !l.is_empty()) {
                     return list.clone();
                 }
-                if matches!(url.scheme(), "ws" | "wss") {
+                if matches!(scheme, "ws" | "wss") {
                     for list in [fallback, https, http] {
                         if !list.is_empty() {
                             return list.clone();

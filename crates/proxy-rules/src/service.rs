@@ -210,6 +210,15 @@ impl ProxyResolver {
     ///
     /// [`Error::InvalidUrl`] when `url` does not parse.
     pub fn resolve(&self, url: &str) -> Result<Resolution> {
+        let active = self.active();
+        if let Active::Fixed(fixed) = &*active
+            && let Some(target) = crate::fast_url::fast_target(url)
+        {
+            return Ok(Resolution {
+                list: fixed.resolve_target(&target),
+                error: None,
+            });
+        }
         let parsed = Url::parse(url).map_err(|e| Error::InvalidUrl {
             url: url.to_owned(),
             reason: e.to_string(),

@@ -507,3 +507,45 @@ fn mode_inference_and_names() {
         "{err}"
     );
 }
+
+#[test]
+fn fixed_rules_answer_the_same_with_and_without_the_parsing_shortcut() {
+    let bench =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/proxy");
+    let read = |n: &str| std::fs::read_to_string(bench.join(n)).unwrap();
+    let resolver = ProxyResolver::default();
+    resolver.set_proxy(ProxyConfig {
+        proxy_rules: Some(read("proxy_rules.txt").trim().to_owned()),
+        proxy_bypass_rules: Some(
+            read("bypass_rules.txt")
+                .lines()
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        ..Default::default()
+    });
+    let mut urls: Vec<String> = read("urls.txt").lines().map(str::to_owned).collect();
+    urls.extend(
+        [
+            "http://127.1/",
+            "http://0x7f.1/",
+            "HTTP://Example.COM/",
+            "http://[::1]:80/",
+            "http://u@a.corp.local/",
+            "wss://x.example.com:443/",
+        ]
+        .map(String::from),
+    );
+    let mut direct = 0;
+    for u in &urls {
+        let shortcut = resolver.resolve(u).unwrap().list;
+        let full = resolver.resolve_url(&Url::parse(u).unwrap(), None).list;
+        assert_eq!(shortcut, full, "{u}");
+        direct += usize::from(full.servers()[0].is_direct());
+    }
+    assert!(
+        direct > 0 && direct < urls.len(),
+        "{direct} of {} direct",
+        urls.len()
+    );
+}
