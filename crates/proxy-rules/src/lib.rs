@@ -52,6 +52,7 @@
 
 mod bypass;
 mod config;
+mod desktop;
 mod error;
 mod fast_url;
 mod fetch;
@@ -66,6 +67,7 @@ pub use bypass::{BypassRules, matches_implicit_rules};
 pub use config::{
     FixedServers, ProxyConfig, ProxyMode, SystemConfig, WPAD_URL, system_config_from_env,
 };
+pub use desktop::{GSettingsCommand, SettingsReader, desktop_uses_gsettings, gsettings_config};
 pub use error::{Error, Result};
 pub use fetch::{LocalFetcher, PacFetcher};
 #[cfg(feature = "pac")]

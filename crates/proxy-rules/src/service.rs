@@ -10,6 +10,7 @@ use crate::bypass::matches_implicit_rules;
 use crate::config::{
     FixedServers, ProxyConfig, ProxyMode, SystemConfig, WPAD_URL, system_config_from_env,
 };
+use crate::desktop::{GSettingsCommand, SettingsReader, desktop_uses_gsettings, gsettings_config};
 use crate::fetch::{LocalFetcher, PacFetcher};
 #[cfg(feature = "pac")]
 use crate::pac::{PacOptions, PacScript};
@@ -60,6 +61,7 @@ pub struct ProxyResolver {
     parsed: Mutex<HashMap<String, ProxyList>>,
     fetcher: Arc<dyn PacFetcher>,
     env: EnvReader,
+    settings: Arc<dyn SettingsReader>,
     #[cfg(feature = "pac")]
     pac_options: PacOptions,
 }
@@ -86,6 +88,7 @@ impl ProxyResolver {
             parsed: Mutex::new(HashMap::new()),
             fetcher,
             env: Arc::new(|name| std::env::var(name).ok()),
+            settings: Arc::new(GSettingsCommand::default()),
             #[cfg(feature = "pac")]
             pac_options: PacOptions::default(),
         }
@@ -102,6 +105,13 @@ impl ProxyResolver {
     /// process environment.
     pub fn with_env(mut self, env: EnvReader) -> Self {
         self.env = env;
+        self
+    }
+
+    /// Reads the desktop's proxy settings (`system` mode on GNOME-family
+    /// desktops) through `settings` instead of the `gsettings` command.
+    pub fn with_settings(mut self, settings: Arc<dyn SettingsReader>) -> Self {
+        self.settings = settings;
         self
     }
 
@@ -157,13 +167,25 @@ impl ProxyResolver {
             }),
             ProxyMode::PacScript => self.load_pac(&text(&config.pac_script)),
             ProxyMode::AutoDetect => self.load_pac(WPAD_URL),
-            ProxyMode::System => match system_config_from_env(&*self.env) {
+            ProxyMode::System => match self.system_config() {
                 SystemConfig::Direct => Active::Direct,
                 SystemConfig::AutoDetect => self.load_pac(WPAD_URL),
                 SystemConfig::PacUrl(url) => self.load_pac(&url),
                 SystemConfig::Fixed(fixed) => Active::Fixed(fixed),
             },
         }
+    }
+
+    /// `system` mode's configuration: the desktop's settings on a
+    /// GNOME-family desktop when they give one, else the environment, as
+    /// Chromium's Linux proxy configuration service does.
+    pub fn system_config(&self) -> SystemConfig {
+        if desktop_uses_gsettings(&*self.env)
+            && let Some(config) = gsettings_config(&*self.settings)
+        {
+            return config;
+        }
+        system_config_from_env(&*self.env)
     }
 
     fn load_pac(&self, url: &str) -> Active {

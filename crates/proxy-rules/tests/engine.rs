@@ -549,3 +549,101 @@ fn fixed_rules_answer_the_same_with_and_without_the_parsing_shortcut() {
         urls.len()
     );
 }
+
+/// Sets a GNOME proxy setting with the real `gsettings`, in a keyfile
+/// backend under `dir` (so the machine's own settings are not touched).
+fn gsettings_set(dir: &std::path::Path, schema: &str, key: &str, value: &str) {
+    let status = std::process::Command::new("gsettings")
+        .args(["set", schema, key, value])
+        .env("GSETTINGS_BACKEND", "keyfile")
+        .env("XDG_CONFIG_HOME", dir)
+        .status()
+        .expect("gsettings (Debian: libglib2.0-bin, gsettings-desktop-schemas) must be installed");
+    assert!(status.success(), "gsettings set {schema} {key} {value}");
+}
+
+#[test]
+fn system_mode_reads_gnome_proxy_settings_with_gsettings() {
+    let dir = tempfile_free::Dir::new();
+    let base = "org.gnome.system.proxy";
+    gsettings_set(&dir.0, base, "mode", "manual");
+    gsettings_set(&dir.0, &format!("{base}.http"), "host", "proxy.corp");
+    gsettings_set(&dir.0, &format!("{base}.http"), "port", "3128");
+    gsettings_set(&dir.0, &format!("{base}.https"), "host", "secure.corp");
+    gsettings_set(&dir.0, &format!("{base}.socks"), "host", "socks.corp");
+    gsettings_set(&dir.0, base, "ignore-hosts", "['*.corp', '10.0.0.0/8']");
+    let reader = Arc::new(sesh_proxy_rules::GSettingsCommand::with_env(vec![
+        ("GSETTINGS_BACKEND".into(), "keyfile".into()),
+        ("XDG_CONFIG_HOME".into(), dir.0.display().to_string()),
+    ]));
+    let on = |desktop: &str| {
+        let resolver = ProxyResolver::default()
+            .with_env(env(&[
+                ("XDG_CURRENT_DESKTOP", desktop),
+                ("http_proxy", "from-env:1"),
+            ]))
+            .with_settings(reader.clone());
+        resolver.set_proxy(ProxyConfig {
+            mode: Some(ProxyMode::System),
+            ..Default::default()
+        });
+        resolver
+    };
+    let answer = |r: &ProxyResolver, u: &str| r.resolve(u).unwrap().to_string();
+
+    let gnome = on("ubuntu:GNOME");
+    assert_eq!(
+        answer(&gnome, "http://example.com/"),
+        "PROXY proxy.corp:3128"
+    );
+    assert_eq!(
+        answer(&gnome, "https://example.com/"),
+        "PROXY secure.corp:80",
+        "port 0 means the default"
+    );
+    assert_eq!(
+        answer(&gnome, "ftp://example.com/"),
+        "SOCKS5 socks.corp:1080",
+        "SOCKS is the fallback"
+    );
+    assert_eq!(answer(&gnome, "http://wiki.corp/"), "DIRECT");
+    assert_eq!(answer(&gnome, "http://10.1.2.3/"), "DIRECT");
+
+    // Another desktop: the environment.
+    assert_eq!(
+        answer(&on("KDE"), "http://example.com/"),
+        "PROXY from-env:1"
+    );
+
+    // Only a SOCKS proxy: used for every scheme.
+    for scheme in ["http", "https"] {
+        gsettings_set(&dir.0, &format!("{base}.{scheme}"), "host", "''");
+    }
+    assert_eq!(
+        answer(&on("GNOME"), "http://example.com/"),
+        "SOCKS5 socks.corp:1080"
+    );
+
+    // Automatic: a PAC path becomes a file: URL.
+    let pac = dir.0.join("auto.pac");
+    std::fs::write(
+        &pac,
+        "function FindProxyForURL(u, h) { return 'PROXY from-pac:8080'; }",
+    )
+    .unwrap();
+    gsettings_set(&dir.0, base, "mode", "auto");
+    gsettings_set(
+        &dir.0,
+        base,
+        "autoconfig-url",
+        &format!("'{}'", pac.display()),
+    );
+    assert_eq!(
+        answer(&on("GNOME"), "http://example.com/"),
+        "PROXY from-pac:8080"
+    );
+
+    // None: direct, whatever the environment says.
+    gsettings_set(&dir.0, base, "mode", "none");
+    assert_eq!(answer(&on("GNOME"), "http://example.com/"), "DIRECT");
+}
