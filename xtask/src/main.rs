@@ -1,5 +1,6 @@
 //! Project automation for sesh: `cargo xtask ci` runs every check CI runs;
-//! `cargo xtask bench` runs the benchmarks beside their peers.
+//! `cargo xtask bench` runs the benchmarks beside their peers; `cargo xtask
+//! fuzz` runs the fuzz targets.
 //!
 //! One module per task; `ci` is the one CI and developers run. Tasks that
 //! need the network are not here: CI has none.
@@ -7,6 +8,7 @@
 
 mod bench;
 mod ci;
+mod fuzz;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +30,8 @@ enum Task {
     Ci(ci::Options),
     /// Benchmarks beside their peers on the workloads of shared/bench/.
     Bench(bench::Options),
+    /// Every fuzz target of fuzz/ for a while (needs cargo-fuzz).
+    Fuzz(fuzz::Options),
 }
 
 /// The workspace root (the parent of `xtask/`).
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
     let result = match args.task {
         Task::Ci(options) => ci::run(&workspace_root(), &options),
         Task::Bench(options) => bench::run(&workspace_root(), &options),
+        Task::Fuzz(options) => fuzz::run(&workspace_root(), &options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -422,27 +422,44 @@ fn prefix_eq(a: &[u8], p: &[u8], len: u8) -> bool {
 }
 
 /// Chromium's `MatchPattern`: `*` matches any run of characters, `?` zero
-/// or one character.
+/// or one character. Matched as a set of reachable positions, so a pattern
+/// with many `*` cannot make it slow (O(text × pattern)).
 pub(crate) fn match_pattern(text: &str, pattern: &str) -> bool {
-    fn go(t: &[u8], p: &[u8]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some((b'*', rest)) => {
-                // Collapse runs of '*'.
-                let rest_trimmed = {
-                    let mut r = rest;
-                    while let Some((b'*', more)) = r.split_first() {
-                        r = more;
-                    }
-                    r
-                };
-                (0..=t.len()).any(|i| go(&t[i..], rest_trimmed))
+    let t = text.as_bytes();
+    let mut reach = vec![false; t.len() + 1];
+    reach[0] = true;
+    let mut next = vec![false; t.len() + 1];
+    for &c in pattern.as_bytes() {
+        next.iter_mut().for_each(|x| *x = false);
+        match c {
+            b'*' => {
+                let mut seen = false;
+                for i in 0..=t.len() {
+                    seen |= reach[i];
+                    next[i] = seen;
+                }
             }
-            Some((b'?', rest)) => go(t, rest) || (!t.is_empty() && go(&t[1..], rest)),
-            Some((c, rest)) => t.first() == Some(c) && go(&t[1..], rest),
+            b'?' => {
+                for i in 0..=t.len() {
+                    if reach[i] {
+                        next[i] = true;
+                        if i < t.len() {
+                            next[i + 1] = true;
+                        }
+                    }
+                }
+            }
+            c => {
+                for i in 0..t.len() {
+                    if reach[i] && t[i] == c {
+                        next[i + 1] = true;
+                    }
+                }
+            }
         }
+        std::mem::swap(&mut reach, &mut next);
     }
-    go(text.as_bytes(), pattern.as_bytes())
+    reach[t.len()]
 }
 
 /// Chromium's implicit bypass: localhost names, loopback and link-local
@@ -473,6 +490,12 @@ mod tests {
         assert!(!match_pattern("abc", "a?"));
         assert!(match_pattern("anything", "*"));
         assert!(match_pattern("", "**"));
+        assert!(match_pattern("abc", "a*?c"));
+        assert!(!match_pattern("abd", "a*c"));
+        // Many stars against a long name stays fast.
+        let host = "a".repeat(250);
+        let pattern = format!("{}b", "*a".repeat(40));
+        assert!(!match_pattern(&host, &pattern));
     }
 
     #[test]
