@@ -157,7 +157,7 @@ fn the_most_serious_error_is_reported_as_chromium_does() {
     let leaf = stranger.leaf_with(&["app.test"], (2001, 2002), |_| {});
     assert_eq!(
         verifier
-            .verify_default("app.test", &[leaf.der.clone()], UnixTime::now())
+            .verify_default("app.test", std::slice::from_ref(&leaf.der), UnixTime::now())
             .result,
         NetError::CERT_AUTHORITY_INVALID
     );
