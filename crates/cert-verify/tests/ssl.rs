@@ -1,1 +1,179 @@
+//! `setSSLConfig`: versions and cipher suites, against servers that speak
+//! only some of them.
 
+use rustls::SupportedCipherSuite;
+use sesh_cert_verify::{CertVerifier, Error, NetError, SslConfig};
+
+use crate::support::{Ca, ServerOptions, connect, serve};
+
+fn config(min: Option<&str>, max: Option<&str>, disabled: &[u16]) -> SslConfig {
+    SslConfig {
+        min_version: min.map(str::to_owned),
+        max_version: max.map(str::to_owned),
+        disabled_cipher_suites: disabled.to_vec(),
+    }
+}
+
+struct Servers {
+    verifier: CertVerifier,
+    tls12: std::net::SocketAddr,
+    tls13: std::net::SocketAddr,
+    one_suite: std::net::SocketAddr,
+    suite: u16,
+}
+
+fn servers() -> Servers {
+    let root = Ca::root("ssl root");
+    let leaf = root.leaf(&["tls.test"]);
+    let chain = vec![leaf.der.clone()];
+    let verifier = CertVerifier::without_system_roots();
+    verifier.add_root_pem(&root.pem).unwrap();
+    let tls12 = serve(
+        chain.clone(),
+        &leaf.key,
+        ServerOptions {
+            versions: vec![&rustls::version::TLS12],
+            suites: None,
+        },
+    );
+    let tls13 = serve(
+        chain.clone(),
+        &leaf.key,
+        ServerOptions {
+            versions: vec![&rustls::version::TLS13],
+            suites: None,
+        },
+    );
+    // A TLS 1.2 server with a single cipher suite matching its ECDSA key.
+    let only: SupportedCipherSuite =
+        rustls::crypto::ring::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;
+    let one_suite = serve(
+        chain,
+        &leaf.key,
+        ServerOptions {
+            versions: vec![&rustls::version::TLS12],
+            suites: Some(vec![only]),
+        },
+    );
+    Servers {
+        verifier,
+        tls12,
+        tls13,
+        one_suite,
+        suite: u16::from(only.suite()),
+    }
+}
+
+fn result(v: &CertVerifier, addr: std::net::SocketAddr) -> NetError {
+    match connect(v, addr, "tls.test") {
+        Ok(o) => o.result,
+        Err(e) => e.error,
+    }
+}
+
+#[test]
+fn versions_are_honoured() {
+    let s = servers();
+    assert_eq!(result(&s.verifier, s.tls12), NetError::OK);
+    assert_eq!(result(&s.verifier, s.tls13), NetError::OK);
+
+    s.verifier
+        .set_ssl_config(config(Some("tls1.3"), None, &[]))
+        .unwrap();
+    assert_eq!(
+        result(&s.verifier, s.tls12),
+        NetError::SSL_VERSION_OR_CIPHER_MISMATCH
+    );
+    assert_eq!(result(&s.verifier, s.tls13), NetError::OK);
+
+    s.verifier
+        .set_ssl_config(config(None, Some("tls1.2"), &[]))
+        .unwrap();
+    assert_eq!(
+        result(&s.verifier, s.tls13),
+        NetError::SSL_VERSION_OR_CIPHER_MISMATCH
+    );
+    assert_eq!(result(&s.verifier, s.tls12), NetError::OK);
+
+    // tls1 and tls1.1 mean TLS 1.2, the oldest version spoken.
+    s.verifier
+        .set_ssl_config(config(Some("tls1"), Some("tls1.2"), &[]))
+        .unwrap();
+    assert_eq!(result(&s.verifier, s.tls12), NetError::OK);
+    s.verifier
+        .set_ssl_config(config(Some("tls1.1"), None, &[]))
+        .unwrap();
+    assert_eq!(result(&s.verifier, s.tls12), NetError::OK);
+}
+
+#[test]
+fn a_disabled_suite_that_is_the_servers_only_one_fails_the_handshake() {
+    let s = servers();
+    assert_eq!(result(&s.verifier, s.one_suite), NetError::OK);
+    s.verifier
+        .set_ssl_config(config(None, None, &[s.suite]))
+        .unwrap();
+    assert_eq!(
+        result(&s.verifier, s.one_suite),
+        NetError::SSL_VERSION_OR_CIPHER_MISMATCH
+    );
+    // Other servers still work; TLS 1.3 suites cannot be disabled.
+    s.verifier
+        .set_ssl_config(config(None, None, &[s.suite, 0x1301, 0x1302, 0x1303]))
+        .unwrap();
+    assert_eq!(result(&s.verifier, s.tls13), NetError::OK);
+}
+
+#[test]
+fn bad_configs_are_refused_and_change_nothing() {
+    let s = servers();
+    let generation = s.verifier.ssl_generation();
+    let err = s
+        .verifier
+        .set_ssl_config(config(Some("ssl3"), None, &[]))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidSslVersion {
+                field: "minVersion",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("\"ssl3\""), "{err}");
+    let err = s
+        .verifier
+        .set_ssl_config(config(Some("tls1.3"), Some("tls1.2"), &[]))
+        .unwrap_err();
+    assert!(matches!(err, Error::NoSslVersions { .. }), "{err:?}");
+    let all12: Vec<u16> = rustls::crypto::ring::default_provider()
+        .cipher_suites
+        .iter()
+        .map(|s| u16::from(s.suite()))
+        .collect();
+    let err = s
+        .verifier
+        .set_ssl_config(config(None, Some("tls1.2"), &all12))
+        .unwrap_err();
+    assert_eq!(err, Error::NoCipherSuites);
+    assert_eq!(s.verifier.ssl_generation(), generation);
+    assert_eq!(s.verifier.ssl_config(), SslConfig::default());
+    // Unknown but parsable suite numbers are ignored.
+    let next = s
+        .verifier
+        .set_ssl_config(config(None, None, &[0x0004, 0xC002, 0xFFFF]))
+        .unwrap();
+    assert_eq!(next, generation + 1);
+    assert_eq!(result(&s.verifier, s.tls12), NetError::OK);
+}
+
+#[test]
+fn the_config_is_electrons_json() {
+    let c: SslConfig = serde_json::from_str(
+        r#"{"minVersion":"tls1.2","maxVersion":"tls1.3","disabledCipherSuites":[49199]}"#,
+    )
+    .unwrap();
+    assert_eq!(c, config(Some("tls1.2"), Some("tls1.3"), &[0xC02F]));
+}
