@@ -46,5 +46,5 @@ pub use rustls_pki_types::{CertificateDer, UnixTime};
 pub use ssl::SslConfig;
 pub use verifier::{
     BoxFuture, CertVerifier, ConnectError, DefaultVerification, VerifierStats, VerifyOutcome,
-    VerifyRequest,
+    VerifyRequest, peer_chain,
 };

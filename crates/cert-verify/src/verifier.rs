@@ -651,22 +651,21 @@ impl CertVerifier {
         (Arc::new(config), ssl.2)
     }
 
-    /// Connects TLS over `stream` to `hostname` and verifies the server,
-    /// blocking: the handshake, then [`CertVerifier::verify`] (on `runtime`).
-    /// Used by the CLI and tests; the network service does the same
-    /// asynchronously.
+    /// The TLS handshake over `stream` with `hostname`, blocking, under
+    /// the SSL config in force: the certificate is **not** verified yet
+    /// (see [`CertVerifier::deferred_client_config`]); call
+    /// [`CertVerifier::verify`] with the peer certificates before using the
+    /// connection, as [`CertVerifier::connect_blocking`] does.
     ///
     /// # Errors
     ///
-    /// The net error the connection failed with: a handshake error
-    /// (`net::ERR_SSL_VERSION_OR_CIPHER_MISMATCH`,
-    /// `net::ERR_SSL_PROTOCOL_ERROR`…) or the verification's.
-    pub fn connect_blocking<S: Read + Write>(
+    /// The handshake's net error (`net::ERR_SSL_VERSION_OR_CIPHER_MISMATCH`,
+    /// `net::ERR_SSL_PROTOCOL_ERROR`, a connection error…).
+    pub fn handshake_blocking<S: Read + Write>(
         &self,
-        runtime: &tokio::runtime::Runtime,
         stream: &mut S,
         hostname: &str,
-    ) -> std::result::Result<(ClientConnection, VerifyOutcome), ConnectError> {
+    ) -> std::result::Result<ClientConnection, ConnectError> {
         let (config, _) = self.deferred_client_config(&[]);
         let name = ServerName::try_from(hostname.to_owned()).map_err(|_| ConnectError {
             error: NetError::from_code(-108),
@@ -686,12 +685,26 @@ impl CertVerifier {
                 }
             })?;
         }
-        let chain: Vec<CertificateDer<'static>> = conn
-            .peer_certificates()
-            .unwrap_or_default()
-            .iter()
-            .map(|c| c.clone().into_owned())
-            .collect();
+        Ok(conn)
+    }
+
+    /// Connects TLS over `stream` to `hostname` and verifies the server,
+    /// blocking: the handshake, then [`CertVerifier::verify`] (on `runtime`).
+    /// Used by the CLI and tests; the network service does the same
+    /// asynchronously.
+    ///
+    /// # Errors
+    ///
+    /// The net error the connection failed with: a handshake error or the
+    /// verification's (with its [`VerifyOutcome`]).
+    pub fn connect_blocking<S: Read + Write>(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        stream: &mut S,
+        hostname: &str,
+    ) -> std::result::Result<(ClientConnection, VerifyOutcome), ConnectError> {
+        let conn = self.handshake_blocking(stream, hostname)?;
+        let chain = peer_chain(&conn);
         let outcome = runtime.block_on(self.verify(hostname, &chain));
         if outcome.result.is_ok() {
             Ok((conn, outcome))
@@ -703,6 +716,15 @@ impl CertVerifier {
             })
         }
     }
+}
+
+/// The certificates a connection's server presented, leaf first.
+pub fn peer_chain(conn: &ClientConnection) -> Vec<CertificateDer<'static>> {
+    conn.peer_certificates()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.clone().into_owned())
+        .collect()
 }
 
 /// Why [`CertVerifier::connect_blocking`] failed.

@@ -16,7 +16,8 @@
 //! | `ses.on('preconnect', …)` | [`Session::subscribe`] → [`SessionEvent::Preconnect`] |
 //!
 //! The key-value storage every session keeps its data in is [`storage`];
-//! proxy rules, bypass rules and PAC scripts are [`proxy`].
+//! proxy rules, bypass rules and PAC scripts are [`proxy`]; certificate
+//! verification is [`tls`].
 //!
 //! ```
 //! use sesh::{PartitionOptions, Sessions};
@@ -54,6 +55,12 @@ pub use sesh_core::{
 /// the PAC engine (feature `pac`) and `resolveProxy`'s answer.
 pub mod proxy {
     pub use sesh_proxy_rules::*;
+}
+
+/// TLS: certificate verification, Chromium's net errors, the verify proc,
+/// the SSL config and the `Certificate` structure.
+pub mod tls {
+    pub use sesh_cert_verify::*;
 }
 
 /// Session storage: the key-value [`storage::Backend`] on sled or memory.

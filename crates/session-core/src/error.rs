@@ -76,6 +76,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A TLS setting was refused (`set_ssl_config`).
+    #[error(transparent)]
+    Tls(#[from] sesh_cert_verify::Error),
     /// The session's storage failed.
     #[error(transparent)]
     Storage(#[from] sesh_storage::Error),

@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use sesh_cert_verify::{CertVerifier, SslConfig, VerifyRequest};
 use sesh_storage::{Backend, MemoryBackend, SledBackend};
 use tokio::sync::broadcast;
 
@@ -66,6 +67,7 @@ struct Inner {
     _lock: Option<File>,
     settings: RwLock<Settings>,
     events: broadcast::Sender<SessionEvent>,
+    verifier: CertVerifier,
 }
 
 struct Settings {
@@ -120,6 +122,7 @@ impl Session {
                 _lock: lock,
                 settings: RwLock::new(settings),
                 events: broadcast::channel(EVENT_CAPACITY).0,
+                verifier: CertVerifier::new(),
             }),
         })
     }
@@ -313,6 +316,37 @@ impl Session {
     /// memory.
     pub fn code_cache_path(&self) -> Option<PathBuf> {
         self.settings().code_cache_path.clone()
+    }
+
+    /// The session's certificate verifier: every TLS connection the session
+    /// makes is verified by it.
+    pub fn cert_verifier(&self) -> &CertVerifier {
+        &self.inner.verifier
+    }
+
+    /// `ses.setCertificateVerifyProc(proc)`: `Some(proc)` has the last word
+    /// on every server certificate, `None` restores default verification.
+    /// The proc answers with a net error code: 0 accepts, −2 rejects, −3
+    /// uses the default result, another code rejects with it. Verdicts are
+    /// cached per host and chain, and the cache is dropped whenever the proc
+    /// changes (see [`CertVerifier`]).
+    pub fn set_certificate_verify_proc<F, Fut>(&self, proc: Option<F>)
+    where
+        F: Fn(VerifyRequest) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = i32> + Send + 'static,
+    {
+        self.inner.verifier.set_certificate_verify_proc(proc);
+    }
+
+    /// `ses.setSSLConfig(config)`: TLS versions and cipher suites of the
+    /// connections made from now on.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Tls`] naming what was refused; nothing changes then.
+    pub fn set_ssl_config(&self, config: SslConfig) -> Result<()> {
+        self.inner.verifier.set_ssl_config(config)?;
+        Ok(())
     }
 
     /// Subscribes to the session's notifications (see [`SessionEvent`]).

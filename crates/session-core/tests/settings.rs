@@ -164,3 +164,53 @@ fn a_damaged_store_is_reported_by_from_partition() {
     );
     assert!(err.to_string().contains(&db.display().to_string()), "{err}");
 }
+
+#[tokio::test]
+async fn the_verify_proc_and_ssl_config_are_the_sessions() {
+    use sesh_core::tls::{NetError, SslConfig, VerifyRequest};
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions
+        .from_partition("m", PartitionOptions::default())
+        .unwrap();
+    let ca = rcgen::generate_simple_self_signed(vec!["intranet.corp".to_string()]).unwrap();
+    let chain = vec![ca.cert.der().clone()];
+    let verifier = ses.cert_verifier();
+    assert_eq!(
+        verifier.verify("intranet.corp", &chain).await.result,
+        NetError::CERT_AUTHORITY_INVALID
+    );
+    ses.set_certificate_verify_proc(Some(|r: VerifyRequest| async move {
+        if r.hostname == "intranet.corp" { 0 } else { -3 }
+    }));
+    assert_eq!(
+        verifier.verify("intranet.corp", &chain).await.result,
+        NetError::OK
+    );
+    // Another session of the same app has its own verifier.
+    let other = sessions
+        .from_partition("n", PartitionOptions::default())
+        .unwrap();
+    assert_eq!(
+        other
+            .cert_verifier()
+            .verify("intranet.corp", &chain)
+            .await
+            .result,
+        NetError::CERT_AUTHORITY_INVALID
+    );
+
+    let err = ses
+        .set_ssl_config(SslConfig {
+            min_version: Some("ssl3".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::Tls(_)), "{err:?}");
+    let generation = verifier.ssl_generation();
+    ses.set_ssl_config(SslConfig {
+        min_version: Some("tls1.3".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(verifier.ssl_generation(), generation + 1);
+}
