@@ -4,6 +4,7 @@
 //! does, offline, on the default session's own storage.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod cert;
 mod resolve_proxy;
 mod tour;
 
@@ -42,6 +43,10 @@ enum Command {
     /// Show or change a session.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Connect to a TLS server, verify its certificate, print the chain and
+    /// the verdict (exit 0 trusted, 1 not trusted, 2 usage or connection
+    /// error).
+    Cert(cert::Args),
     /// Print what ses.resolveProxy(url) answers for each URL.
     ResolveProxy(resolve_proxy::Args),
     /// A guided tour of sesh, offline, on the default storage.
@@ -111,8 +116,9 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
+        Command::Cert(args) => cert::run(args),
         Command::Session(SessionCommand::Info { json }) => {
             let info = SessionInfo::of(&open_session(&cli)?);
             if *json {
@@ -126,10 +132,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 println!("userAgent:    {}", info.user_agent);
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
-        Command::ResolveProxy(args) => resolve_proxy::run(args),
-        Command::Tour => tour::run(&sessions(&cli)?),
+        Command::ResolveProxy(args) => resolve_proxy::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Tour => tour::run(&sessions(&cli)?).map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -137,7 +143,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

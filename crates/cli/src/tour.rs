@@ -38,6 +38,7 @@ pub(crate) fn run(sessions: &Sessions) -> anyhow::Result<()> {
     settings(sessions)?;
     events(sessions)?;
     proxies()?;
+    tls(sessions)?;
     println!();
     println!("End of the tour. `sesh --help` lists the commands.");
     Ok(())
@@ -202,6 +203,119 @@ fn proxies() -> anyhow::Result<()> {
     );
     println!(
         "(Offline, the tour's PAC helpers resolve no names; a session resolves them with its DNS.)"
+    );
+    Ok(())
+}
+
+/// A TLS server on 127.0.0.1 for the TLS chapter: it presents `chain` and
+/// closes each connection after the handshake.
+fn tour_tls_server(
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: Vec<u8>,
+) -> anyhow::Result<std::net::SocketAddr> {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(chain, PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)))?;
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let Ok(mut conn) = rustls::ServerConnection::new(config.clone()) else {
+                continue;
+            };
+            while conn.is_handshaking() {
+                if conn.complete_io(&mut stream).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    Ok(addr)
+}
+
+fn tls(sessions: &Sessions) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use sesh::tls::{Certificate, VerifyRequest};
+
+    chapter(5, "TLS: certificate verification and the verify proc");
+    // A private CA and a server certificate for two names, made now.
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "sesh tour CA");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_key = rcgen::KeyPair::generate()?;
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
+    let mut leaf_params = rcgen::CertificateParams::new(vec![
+        "app.tour.test".to_owned(),
+        "legacy.tour.test".to_owned(),
+    ])?;
+    leaf_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "app.tour.test");
+    let leaf_key = rcgen::KeyPair::generate()?;
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer)?;
+    let addr = tour_tls_server(vec![leaf.der().clone()], leaf_key.serialize_der())?;
+    println!("a TLS server on {addr}, with a certificate from a private CA");
+
+    let ses = sessions.from_partition("tour-scratch", PartitionOptions::default())?;
+    let verifier = ses.cert_verifier().clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    let connect = |host: &str| -> anyhow::Result<String> {
+        let mut tcp = std::net::TcpStream::connect(addr)?;
+        Ok(match verifier.connect_blocking(&runtime, &mut tcp, host) {
+            Ok((_, outcome)) => format!(
+                "{}{}",
+                outcome.result,
+                if outcome.from_cache { " (cached)" } else { "" }
+            ),
+            Err(e) => format!("{}", e.error),
+        })
+    };
+    println!(
+        "  default verification, {:<18} → {}",
+        "app.tour.test",
+        connect("app.tour.test")?
+    );
+
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    ses.set_certificate_verify_proc(Some(move |req: VerifyRequest| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let answer = if req.hostname == "app.tour.test" {
+            0
+        } else {
+            -2
+        };
+        async move { answer }
+    }));
+    println!("setCertificateVerifyProc: accept app.tour.test (0), reject the rest (-2)");
+    for host in ["app.tour.test", "legacy.tour.test", "app.tour.test"] {
+        println!("  {host:<18} → {}", connect(host)?);
+    }
+    println!(
+        "  the proc was asked {} times: verdicts are cached per host and chain",
+        asked.load(Ordering::SeqCst)
+    );
+
+    ses.set_certificate_verify_proc(None::<fn(VerifyRequest) -> std::future::Ready<i32>>);
+    verifier.add_root_pem(&ca_cert.pem())?;
+    println!("without the proc, but trusting the private CA:");
+    println!("  {:<18} → {}", "app.tour.test", connect("app.tour.test")?);
+    let cert = Certificate::from_chain(&[leaf.der().to_vec(), ca_cert.der().to_vec()])?;
+    println!(
+        "the Certificate Electron shows: subjectName {:?}, issuerName {:?}, fingerprint {}",
+        cert.subject_name, cert.issuer_name, cert.fingerprint
     );
     Ok(())
 }

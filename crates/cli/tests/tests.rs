@@ -1,5 +1,6 @@
 //! Tests of the `sesh` binary, run as a real process.
 
+mod cert;
 mod resolve_proxy;
 mod session_info;
 mod tour;
