@@ -16,7 +16,7 @@ use sesh_proxy_rules::{
 /// Options of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
 pub struct Options {
-    /// Which workload: `proxy` (the only one so far).
+    /// Which workload: `proxy` or `tls`.
     #[arg(default_value = "proxy")]
     pub workload: String,
 }
@@ -24,7 +24,8 @@ pub struct Options {
 pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     match options.workload.as_str() {
         "proxy" => proxy(root),
-        other => bail!("unknown workload {other:?}; known: proxy"),
+        "tls" => tls(root),
+        other => bail!("unknown workload {other:?}; known: proxy, tls"),
     }
 }
 
@@ -98,6 +99,28 @@ fn ensure_peers(dir: &Path) -> anyhow::Result<()> {
             ])
             .current_dir(dir),
     )
+}
+
+/// Certificate verification: cold (default verification of a 2-certificate
+/// chain to an added root) and warm (a cached verdict). No peer runs: the
+/// point is that a warm verdict costs well under a microsecond.
+fn tls(root: &Path) -> anyhow::Result<()> {
+    status(
+        Command::new(cargo())
+            .args(["bench", "-p", "sesh-cert-verify", "--bench", "verify"])
+            .current_dir(root),
+    )?;
+    let cold = criterion_mean(root, "cert_verify", "cold_default_verification")?;
+    let warm = criterion_mean(root, "cert_verify", "warm_cached_verdict")?;
+    let block_on = criterion_mean(root, "cert_verify", "runtime_block_on_alone")?;
+    println!("\n=== tls ===");
+    println!("cold default verification   {:>10.1} µs", cold / 1000.0);
+    println!(
+        "warm cached verdict         {:>10.0} ns ({:.0} ns beyond the runtime's block_on)",
+        warm,
+        warm - block_on
+    );
+    Ok(())
 }
 
 fn proxy(root: &Path) -> anyhow::Result<()> {

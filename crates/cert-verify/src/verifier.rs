@@ -145,21 +145,86 @@ fn known_roots() -> &'static HashSet<&'static [u8]> {
     })
 }
 
-#[derive(Hash, PartialEq, Eq)]
-struct CacheKey {
-    hostname: String,
-    chain: [u8; 32],
+/// The verdict cache: entries are found by a cheap hash of the host name
+/// and the tail of each certificate (its signature), then matched on the
+/// exact host name and chain, so a lookup neither allocates nor hashes the
+/// whole chain, and a collision can never hand out another chain's verdict.
+#[derive(Default)]
+struct Cache {
+    buckets: HashMap<u64, Vec<CacheEntry>>,
 }
 
-fn chain_digest(chain: &[CertificateDer<'_>]) -> [u8; 32] {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    for der in chain {
-        ctx.update(&(der.len() as u64).to_be_bytes());
-        ctx.update(der);
+struct CacheEntry {
+    hostname: String,
+    chain: Vec<Vec<u8>>,
+    outcome: VerifyOutcome,
+}
+
+/// The most entries kept; the cache is emptied when it would grow past it.
+const CACHE_CAPACITY: usize = 4096;
+
+fn cache_hash(hostname: &str, chain: &[CertificateDer<'_>]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for b in hostname.bytes() {
+        b.to_ascii_lowercase().hash(&mut h);
     }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
+    chain.len().hash(&mut h);
+    for der in chain {
+        der.len().hash(&mut h);
+        der[der.len().saturating_sub(32)..].hash(&mut h);
+    }
+    h.finish()
+}
+
+impl Cache {
+    fn get(
+        &self,
+        hash: u64,
+        hostname: &str,
+        chain: &[CertificateDer<'_>],
+    ) -> Option<&VerifyOutcome> {
+        self.buckets.get(&hash)?.iter().find_map(|e| {
+            (e.hostname.eq_ignore_ascii_case(hostname)
+                && e.chain.len() == chain.len()
+                && e.chain
+                    .iter()
+                    .zip(chain)
+                    .all(|(a, b)| a.as_slice() == b.as_ref()))
+            .then_some(&e.outcome)
+        })
+    }
+
+    fn insert(
+        &mut self,
+        hash: u64,
+        hostname: &str,
+        chain: &[CertificateDer<'_>],
+        outcome: VerifyOutcome,
+    ) {
+        let len: usize = self.buckets.values().map(Vec::len).sum();
+        if len >= CACHE_CAPACITY {
+            self.buckets.clear();
+        }
+        let bucket = self.buckets.entry(hash).or_default();
+        bucket.retain(|e| {
+            !(e.hostname.eq_ignore_ascii_case(hostname)
+                && e.chain.len() == chain.len()
+                && e.chain
+                    .iter()
+                    .zip(chain)
+                    .all(|(a, b)| a.as_slice() == b.as_ref()))
+        });
+        bucket.push(CacheEntry {
+            hostname: hostname.to_ascii_lowercase(),
+            chain: chain.iter().map(|c| c.to_vec()).collect(),
+            outcome,
+        });
+    }
+
+    fn clear(&mut self) {
+        self.buckets.clear();
+    }
 }
 
 struct Inner {
@@ -168,7 +233,7 @@ struct Inner {
     proc: RwLock<Option<Proc>>,
     proc_generation: AtomicU64,
     proc_timeout: Duration,
-    cache: Mutex<HashMap<CacheKey, VerifyOutcome>>,
+    cache: Mutex<Cache>,
     counters: Counters,
     ssl: RwLock<(SslConfig, SslSettings, u64)>,
 }
@@ -245,7 +310,7 @@ impl CertVerifier {
             ),
             proc_generation: AtomicU64::new(0),
             proc_timeout: timeout,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
             counters: Counters::default(),
             ssl: RwLock::new(ssl),
         };
@@ -271,7 +336,7 @@ impl CertVerifier {
                 proc: RwLock::new(None),
                 proc_generation: AtomicU64::new(0),
                 proc_timeout,
-                cache: Mutex::new(HashMap::new()),
+                cache: Mutex::new(Cache::default()),
                 counters: Counters::default(),
                 ssl: RwLock::new((config, settings, 0)),
             }),
@@ -457,16 +522,13 @@ impl CertVerifier {
     /// The verdict on `chain` for `hostname`: the cache, else default
     /// verification and the verify proc, if any.
     pub async fn verify(&self, hostname: &str, chain: &[CertificateDer<'_>]) -> VerifyOutcome {
-        let key = CacheKey {
-            hostname: hostname.to_ascii_lowercase(),
-            chain: chain_digest(chain),
-        };
+        let hash = cache_hash(hostname, chain);
         if let Some(hit) = self
             .inner
             .cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
+            .get(hash, hostname, chain)
         {
             self.inner
                 .counters
@@ -528,7 +590,7 @@ impl CertVerifier {
                 .cache
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .insert(key, outcome.clone());
+                .insert(hash, hostname, chain, outcome.clone());
         }
         outcome
     }
@@ -865,5 +927,48 @@ impl ServerCertVerifier for HandshakeOnlyVerifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(result: NetError) -> VerifyOutcome {
+        VerifyOutcome {
+            result,
+            default_result: result,
+            is_issued_by_known_root: false,
+            proc_accepted: false,
+            from_cache: false,
+        }
+    }
+
+    #[test]
+    fn the_cache_matches_exact_chains_only() {
+        let mut cache = Cache::default();
+        let tail = vec![7u8; 40];
+        let a = [CertificateDer::from(
+            [vec![1u8; 100], tail.clone()].concat(),
+        )];
+        let b = [CertificateDer::from([vec![2u8; 100], tail].concat())];
+        let (ha, hb) = (cache_hash("h.test", &a), cache_hash("h.test", &b));
+        assert_eq!(ha, hb, "same length and tail: same bucket");
+        cache.insert(ha, "H.test", &a, outcome(NetError::OK));
+        assert_eq!(
+            cache.get(ha, "h.TEST", &a).map(|o| o.result),
+            Some(NetError::OK)
+        );
+        assert!(
+            cache.get(hb, "h.test", &b).is_none(),
+            "another chain must not get this verdict"
+        );
+        assert!(cache.get(cache_hash("x.test", &a), "x.test", &a).is_none());
+        cache.insert(ha, "h.test", &a, outcome(NetError::FAILED));
+        assert_eq!(
+            cache.get(ha, "h.test", &a).map(|o| o.result),
+            Some(NetError::FAILED)
+        );
+        assert_eq!(cache.buckets[&ha].len(), 1, "replaced, not duplicated");
     }
 }
