@@ -401,6 +401,14 @@ impl CertVerifier {
         self.clear_cache();
     }
 
+    /// Whether `der` is one of the publicly known roots (Mozilla's set):
+    /// the test behind `isIssuedByKnownRoot`.
+    pub fn is_known_root(der: &[u8]) -> bool {
+        let der = CertificateDer::from(der);
+        webpki::anchor_from_trusted_cert(&der)
+            .is_ok_and(|a| known_roots().contains(a.subject_public_key_info.as_ref()))
+    }
+
     /// Forgets every cached verdict.
     pub fn clear_cache(&self) {
         self.inner

@@ -210,3 +210,23 @@ fn system_roots_do_not_trust_a_private_ca() {
         NetError::CERT_AUTHORITY_INVALID
     );
 }
+
+#[test]
+fn known_roots_are_mozillas_public_roots() {
+    // A public root as Debian ships it (ca-certificates), and a private one.
+    let path = "/etc/ssl/certs/ISRG_Root_X1.pem";
+    let pem = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path} (Debian: ca-certificates): {e}"));
+    let public = sesh_cert_verify::der_from_pem(&pem).unwrap().remove(0);
+    assert!(CertVerifier::is_known_root(&public));
+    let private = Ca::root("private");
+    assert!(!CertVerifier::is_known_root(&private.der));
+    // A locally added root is trusted but not known.
+    let p = pki();
+    let leaf = p.intermediate.leaf(&["app.test"]);
+    let chain = vec![leaf.der.clone(), p.intermediate.der.clone()];
+    let v = trusting(&p.root);
+    let d = v.verify_default("app.test", &chain, UnixTime::now());
+    assert_eq!(d.result, NetError::OK);
+    assert!(!d.is_issued_by_known_root);
+}
