@@ -12,6 +12,9 @@
 //! - [`MemoryBackend`]: ordered maps in memory, used by in-memory partitions;
 //!   it never touches the disk.
 //!
+//! The [`cookies`] module is a session's cookie jar on top of it, with
+//! Chromium's rules and Electron's `ses.cookies` API.
+//!
 //! Data is grouped in named trees (one per feature: `"cookies"`, `"prefs"`…);
 //! keys within a tree are ordered bytewise, so [`Backend::scan_prefix`] returns
 //! them in order. [`Batch`] applies several writes to one tree atomically.
@@ -42,6 +45,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod backend;
+pub mod cookies;
 mod error;
 mod memory;
 mod sled_backend;

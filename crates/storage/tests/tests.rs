@@ -1,5 +1,6 @@
 //! Integration tests of sesh-storage: one binary, one module per concern.
 
 mod contract;
+mod cookies;
 mod durability;
 mod integrity;
