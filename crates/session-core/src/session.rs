@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use sesh_cert_verify::{CertVerifier, SslConfig, VerifyRequest};
+use sesh_storage::cookies::{CookieChange, CookieJar};
 use sesh_storage::{Backend, MemoryBackend, SledBackend};
 use tokio::sync::broadcast;
 
@@ -68,6 +69,7 @@ struct Inner {
     settings: RwLock<Settings>,
     events: broadcast::Sender<SessionEvent>,
     verifier: CertVerifier,
+    cookies: CookieJar,
 }
 
 struct Settings {
@@ -111,6 +113,16 @@ impl Session {
             download_path,
             code_cache_path: storage_path.as_ref().map(|p| p.join(CODE_CACHE_DIR)),
         };
+        let events = broadcast::channel(EVENT_CAPACITY).0;
+        let cookies = CookieJar::open(backend.clone())?;
+        let tx = events.clone();
+        cookies.set_change_listener(Some(move |c: &CookieChange| {
+            let _ = tx.send(SessionEvent::CookieChanged {
+                cookie: c.cookie.clone(),
+                cause: c.cause,
+                removed: c.removed,
+            });
+        }));
         tracing::debug!(partition, storage = ?storage_path, "session created");
         Ok(Session {
             inner: Arc::new(Inner {
@@ -121,8 +133,9 @@ impl Session {
                 backend,
                 _lock: lock,
                 settings: RwLock::new(settings),
-                events: broadcast::channel(EVENT_CAPACITY).0,
+                events,
                 verifier: CertVerifier::new(),
+                cookies,
             }),
         })
     }
@@ -182,6 +195,7 @@ impl Session {
     ///
     /// [`Error::Storage`] when the database cannot be flushed.
     pub fn flush_storage(&self) -> Result<()> {
+        self.inner.cookies.flush_store()?;
         Ok(self.inner.backend.flush()?)
     }
 
@@ -316,6 +330,12 @@ impl Session {
     /// memory.
     pub fn code_cache_path(&self) -> Option<PathBuf> {
         self.settings().code_cache_path.clone()
+    }
+
+    /// `ses.cookies`: the session's cookie jar. Its changes are also sent
+    /// to subscribers as [`SessionEvent::CookieChanged`].
+    pub fn cookies(&self) -> &CookieJar {
+        &self.inner.cookies
     }
 
     /// The session's certificate verifier: every TLS connection the session

@@ -72,3 +72,46 @@ async fn subscribers_can_await_events() {
         matches!(event, SessionEvent::Preconnect { preconnect_url, .. } if preconnect_url == "https://late.test/")
     );
 }
+
+#[test]
+fn cookie_changes_reach_subscribers_and_cookies_survive_a_restart() {
+    use sesh_core::storage::cookies::{ChangeCause, CookieOptions};
+    let (_tmp, user_data, sessions) = fresh();
+    let ses = sessions
+        .from_partition("persist:c", PartitionOptions::default())
+        .unwrap();
+    let mut rx = ses.subscribe();
+    let url = url::Url::parse("https://shop.test/").unwrap();
+    ses.cookies()
+        .set_from_header(&url, "cart=3; Max-Age=3600")
+        .unwrap();
+    ses.cookies().set_from_header(&url, "tab=1").unwrap();
+    match rx.try_recv().unwrap() {
+        SessionEvent::CookieChanged {
+            cookie,
+            cause,
+            removed,
+        } => {
+            assert_eq!(
+                (cookie.name.as_str(), cause, removed),
+                ("cart", ChangeCause::Explicit, false)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    ses.flush_storage().unwrap();
+    drop(rx);
+    drop(ses);
+    drop(sessions);
+    let sessions = sesh_core::Sessions::builder()
+        .user_data_dir(&user_data)
+        .build()
+        .unwrap();
+    let ses = sessions
+        .from_partition("persist:c", PartitionOptions::default())
+        .unwrap();
+    assert_eq!(
+        ses.cookies().cookie_header(&url, CookieOptions::default()),
+        "cart=3"
+    );
+}
