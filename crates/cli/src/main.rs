@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod cert;
+mod cookies;
 mod resolve_proxy;
 mod tour;
 
@@ -47,6 +48,9 @@ enum Command {
     /// the verdict (exit 0 trusted, 1 not trusted, 2 usage or connection
     /// error).
     Cert(cert::Args),
+    /// Read and write the session's cookies.
+    #[command(subcommand)]
+    Cookies(cookies::CookiesCommand),
     /// Print what ses.resolveProxy(url) answers for each URL.
     ResolveProxy(resolve_proxy::Args),
     /// A guided tour of sesh, offline, on the default storage.
@@ -119,6 +123,12 @@ fn init_logging(verbose: u8) {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Cert(args) => cert::run(args),
+        Command::Cookies(cmd) => {
+            if let cookies::CookiesCommand::Simulate(args) = cmd {
+                return cookies::simulate(args);
+            }
+            cookies::run(&open_session(&cli)?, cmd)
+        }
         Command::Session(SessionCommand::Info { json }) => {
             let info = SessionInfo::of(&open_session(&cli)?);
             if *json {

@@ -1,6 +1,7 @@
 //! Tests of the `sesh` binary, run as a real process.
 
 mod cert;
+mod cookies;
 mod resolve_proxy;
 mod session_info;
 mod tour;

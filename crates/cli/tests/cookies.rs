@@ -1,0 +1,180 @@
+//! `sesh cookies …` against a real persistent partition.
+
+use serde_json::Value;
+
+use crate::{sesh_in, stderr, stdout};
+
+#[test]
+fn set_header_then_header_and_get_across_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let out = sesh_in(
+        d,
+        &[
+            "--partition",
+            "persist:c",
+            "cookies",
+            "set-header",
+            "--url",
+            "https://www.shop.test/cart/view",
+            "cart=3; Max-Age=3600; Path=/",
+            "sid=abc; Secure; HttpOnly",
+            "bad=1; Domain=com",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "one value was rejected");
+    assert!(stderr(&out).contains("bad=1"), "{}", stderr(&out));
+    // Persistent cookies are there for the next process; session cookies are not.
+    let out = sesh_in(
+        d,
+        &[
+            "--partition",
+            "persist:c",
+            "cookies",
+            "header",
+            "--url",
+            "https://www.shop.test/cart/x",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "cart=3\n");
+    let out = sesh_in(
+        d,
+        &[
+            "--partition",
+            "persist:c",
+            "cookies",
+            "get",
+            "--domain",
+            "shop.test",
+            "--json",
+        ],
+    );
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1);
+    assert_eq!(json[0]["name"], "cart");
+    assert_eq!(json[0]["hostOnly"], true);
+    assert_eq!(json[0]["session"], false);
+}
+
+#[test]
+fn set_and_remove_with_electrons_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let set = |extra: &[&str]| {
+        let mut args = vec![
+            "--partition",
+            "persist:c",
+            "cookies",
+            "set",
+            "--url",
+            "https://a.test/",
+            "--name",
+            "n",
+            "--value",
+            "v",
+        ];
+        args.extend_from_slice(extra);
+        sesh_in(d, &args)
+    };
+    assert!(set(&["--expires", "4102444800"]).status.success());
+    let out = set(&["--same-site", "sideways"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out)
+            .contains("Failed to convert 'sideways' to an appropriate cookie same site value"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sesh_in(
+        d,
+        &[
+            "--partition",
+            "persist:c",
+            "cookies",
+            "set",
+            "--url",
+            "http://a.test/",
+            "--name",
+            "s",
+            "--value",
+            "1",
+            "--secure",
+        ],
+    );
+    assert!(
+        stderr(&out).contains("secure cookie cannot be set from an insecure URL"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sesh_in(
+        d,
+        &[
+            "--partition",
+            "persist:c",
+            "cookies",
+            "header",
+            "--url",
+            "https://a.test/",
+        ],
+    );
+    assert_eq!(stdout(&out), "n=v\n");
+    assert!(
+        sesh_in(
+            d,
+            &[
+                "--partition",
+                "persist:c",
+                "cookies",
+                "remove",
+                "--url",
+                "https://a.test/",
+                "--name",
+                "n"
+            ]
+        )
+        .status
+        .success()
+    );
+    let out = sesh_in(
+        d,
+        &[
+            "--partition",
+            "persist:c",
+            "cookies",
+            "header",
+            "--url",
+            "https://a.test/",
+        ],
+    );
+    assert_eq!(stdout(&out), "\n", "an empty line when no cookie goes");
+}
+
+#[test]
+fn simulate_answers_in_one_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = sesh_in(
+        tmp.path(),
+        &[
+            "cookies",
+            "simulate",
+            "--from",
+            "https://login.example.test/auth",
+            "--set-cookie",
+            "session=1; Domain=example.test; Path=/",
+            "--set-cookie",
+            "local=2",
+            "--set-cookie",
+            "strict=3; SameSite=Strict; Domain=example.test",
+            "--set-cookie",
+            "broken=4; Domain=other.test",
+            "--to",
+            "https://app.example.test/home",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "session=1; strict=3\n");
+    assert!(stderr(&out).contains("broken=4"), "{}", stderr(&out));
+    // Nothing was written to the user-data directory.
+    assert!(!tmp.path().join("sesh.db").exists());
+}
