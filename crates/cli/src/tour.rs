@@ -39,6 +39,7 @@ pub(crate) fn run(sessions: &Sessions) -> anyhow::Result<()> {
     events(sessions)?;
     proxies()?;
     tls(sessions)?;
+    cookies(sessions)?;
     println!();
     println!("End of the tour. `sesh --help` lists the commands.");
     Ok(())
@@ -317,5 +318,85 @@ fn tls(sessions: &Sessions) -> anyhow::Result<()> {
         "the Certificate Electron shows: subjectName {:?}, issuerName {:?}, fingerprint {}",
         cert.subject_name, cert.issuer_name, cert.fingerprint
     );
+    Ok(())
+}
+
+fn cookies(sessions: &Sessions) -> anyhow::Result<()> {
+    use sesh::storage::cookies::{CookieDetails, CookieFilter, CookieOptions, SameSite};
+
+    chapter(
+        6,
+        "Cookies: Chromium's rules, Electron's API, kept across restarts",
+    );
+    let partition = "persist:tour-cookies";
+    let url = url::Url::parse("https://www.shop.example/cart/view")?;
+    {
+        // A sessions set of its own, so that the partition can be closed
+        // and opened again, as an app restart would.
+        let own = Sessions::builder()
+            .user_data_dir(sessions.user_data_dir())
+            .build()?;
+        let ses = own.from_partition(partition, PartitionOptions::default())?;
+        let mut changes = ses.subscribe();
+        for line in [
+            "cart=3; Max-Age=86400; Path=/",
+            "sid=s3cr3t; Secure; HttpOnly; SameSite=Lax",
+            "theme=dark; Domain=shop.example; Max-Age=86400",
+            "tracker=1; Domain=example",
+        ] {
+            match ses.cookies().set_from_header(&url, line) {
+                Ok(()) => println!("Set-Cookie: {line:<46} stored"),
+                Err(e) => println!("Set-Cookie: {line:<46} refused: {e}"),
+            }
+        }
+        ses.cookies().set(&CookieDetails {
+            url: "https://www.shop.example/".into(),
+            name: Some("consent".into()),
+            value: Some("yes".into()),
+            expiration_date: Some(4_102_444_800.0),
+            same_site: Some(SameSite::Strict),
+            ..Default::default()
+        })?;
+        println!("cookies.set({{ name: 'consent', sameSite: 'strict', expirationDate }}) stored");
+        let mut n = 0;
+        while changes.try_recv().is_ok() {
+            n += 1;
+        }
+        println!("'changed' events received: {n}");
+        println!(
+            "Cookie header for {url}: {}",
+            ses.cookies().cookie_header(&url, CookieOptions::default())
+        );
+        ses.flush_storage()?;
+    }
+    // The app restarts: the partition is opened again from disk.
+    let own = Sessions::builder()
+        .user_data_dir(sessions.user_data_dir())
+        .build()?;
+    let ses = own.from_partition(partition, PartitionOptions::default())?;
+    println!(
+        "after a restart (session cookies are gone): {}",
+        ses.cookies().cookie_header(&url, CookieOptions::default())
+    );
+    let removed = ses.cookies().remove(&url, "cart");
+    println!("cookies.remove(url, 'cart') removed {removed}");
+    for c in ses.cookies().get(&CookieFilter {
+        domain: Some("shop.example".into()),
+        ..Default::default()
+    }) {
+        println!(
+            "  left: {}={} (domain {}, session {})",
+            c.name, c.value, c.domain, c.session
+        );
+    }
+    // Leave the partition as the tour found it.
+    for c in ses.cookies().get(&CookieFilter::default()) {
+        let host = c.domain.trim_start_matches('.');
+        ses.cookies().remove(
+            &url::Url::parse(&format!("https://{host}{}", c.path))?,
+            &c.name,
+        );
+    }
+    ses.flush_storage()?;
     Ok(())
 }

@@ -69,3 +69,59 @@ fn child_writes_flushes_and_waits() {
     std::thread::sleep(std::time::Duration::from_secs(60));
     panic!("not killed within a minute");
 }
+
+const COOKIE_CHILD_ENV: &str = "SESH_STORAGE_COOKIE_CHILD_DB";
+
+#[test]
+fn flushed_cookies_survive_sigkill() {
+    use sesh_storage::cookies::{CookieJar, CookieOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "durability::cookie_child_sets_flushes_and_waits",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(COOKIE_CHILD_ENV, &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let flushed = BufReader::new(stdout)
+        .lines()
+        .any(|l| l.unwrap().trim_end().ends_with("FLUSHED"));
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(flushed, "the child never reported its flush ({status})");
+    let jar = CookieJar::open(std::sync::Arc::new(SledBackend::open(&path).unwrap())).unwrap();
+    assert_eq!(
+        jar.len(),
+        100,
+        "fewer than 100 persistent cookies came back"
+    );
+    let url = url::Url::parse("https://site7.test/").unwrap();
+    assert_eq!(jar.cookie_header(&url, CookieOptions::default()), "c7=7");
+}
+
+/// The child half of `flushed_cookies_survive_sigkill`, which runs it.
+#[test]
+#[ignore = "run as a child process by flushed_cookies_survive_sigkill"]
+fn cookie_child_sets_flushes_and_waits() {
+    use sesh_storage::cookies::CookieJar;
+    let path = std::env::var_os(COOKIE_CHILD_ENV).expect("run by flushed_cookies_survive_sigkill");
+    let jar = CookieJar::open(std::sync::Arc::new(SledBackend::open(path).unwrap())).unwrap();
+    for i in 0..100 {
+        let url = url::Url::parse(&format!("https://site{i}.test/")).unwrap();
+        jar.set_from_header(&url, &format!("c{i}={i}; Max-Age=86400"))
+            .unwrap();
+        jar.set_from_header(&url, &format!("s{i}=session")).unwrap();
+    }
+    jar.flush_store().unwrap();
+    println!("FLUSHED");
+    std::thread::sleep(std::time::Duration::from_secs(60));
+    panic!("not killed within a minute");
+}
