@@ -16,7 +16,7 @@ use sesh_proxy_rules::{
 /// Options of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
 pub struct Options {
-    /// Which workload: `proxy` or `tls`.
+    /// Which workload: `proxy`, `cookies` or `tls`.
     #[arg(default_value = "proxy")]
     pub workload: String,
 }
@@ -25,7 +25,8 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     match options.workload.as_str() {
         "proxy" => proxy(root),
         "tls" => tls(root),
-        other => bail!("unknown workload {other:?}; known: proxy, tls"),
+        "cookies" => cookies(root),
+        other => bail!("unknown workload {other:?}; known: proxy, cookies, tls"),
     }
 }
 
@@ -88,7 +89,9 @@ fn ensure_peers(dir: &Path) -> anyhow::Result<()> {
         dir.join("package.json"),
         r#"{"name":"sesh-bench-peers","private":true}"#,
     )?;
-    println!("installing the peers (pac-resolver 9 with quickjs-wasi, proxy-from-env) with npm…");
+    println!(
+        "installing the peers (pac-resolver 9 with quickjs-wasi, proxy-from-env, tough-cookie) with npm…"
+    );
     status(
         Command::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--silent"])
@@ -99,6 +102,91 @@ fn ensure_peers(dir: &Path) -> anyhow::Result<()> {
             ])
             .current_dir(dir),
     )
+}
+
+/// Cookies: sesh and cookie_store (criterion, same binary), tough-cookie
+/// (node), on `shared/bench/cookies/workload.json`.
+fn cookies(root: &Path) -> anyhow::Result<()> {
+    let workload = root.join("../shared/bench/cookies/workload.json");
+    let peers = root.join("target/bench-peers");
+    ensure_peers(&peers)?;
+    status(
+        Command::new(cargo())
+            .args(["bench", "-p", "sesh-storage", "--bench", "cookies"])
+            .current_dir(root),
+    )?;
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(root.join("target/bench-cookies/rust.json"))?)?;
+    let w: Value = serde_json::from_slice(&std::fs::read(&workload)?)?;
+    let sets = w["sets"].as_array().map_or(1, Vec::len) as f64;
+    let requests = w["requests"].as_array().map_or(1, Vec::len) as f64;
+    let out = peers.join("cookies-output.json");
+    status(
+        Command::new("node")
+            .arg(root.join("xtask/bench/cookies_peers.mjs"))
+            .args([workload.as_path(), out.as_path(), peers.as_path()])
+            .current_dir(root),
+    )?;
+    let tough: Value = serde_json::from_slice(&std::fs::read(&out)?)?;
+    let mean = |id: &str| criterion_mean(root, "cookies", id);
+    let (s_store, c_store) = (
+        mean("sesh_store_3000")? / sets,
+        mean("cookie_store_store_3000")? / sets,
+    );
+    let (s_head, c_head) = (
+        mean("sesh_header_10000")? / requests,
+        mean("cookie_store_header_10000")? / requests,
+    );
+    let (t_store, t_head) = (
+        tough["storeNs"]
+            .as_f64()
+            .context("no tough-cookie store time")?,
+        tough["headerNs"]
+            .as_f64()
+            .context("no tough-cookie header time")?,
+    );
+    println!("\n=== cookies: {sets} Set-Cookie values, {requests} requests ===");
+    println!(
+        "{:<28} {:>10} {:>14} {:>14}",
+        "per operation", "sesh", "cookie_store", "tough-cookie"
+    );
+    println!(
+        "{:<28} {:>8.2}µs {:>12.2}µs {:>12.2}µs",
+        "store one Set-Cookie",
+        s_store / 1e3,
+        c_store / 1e3,
+        t_store / 1e3
+    );
+    println!(
+        "{:<28} {:>8.2}µs {:>12.2}µs {:>12.2}µs",
+        "build one Cookie header",
+        s_head / 1e3,
+        c_head / 1e3,
+        t_head / 1e3
+    );
+    println!(
+        "header: cookie_store {:.0}× slower, tough-cookie {:.0}× slower; store: cookie_store {:.2}×, tough-cookie {:.1}×",
+        c_head / s_head,
+        t_head / s_head,
+        c_store / s_store,
+        t_store / s_store
+    );
+    let totals = |v: &Value| {
+        (
+            v["pairs"].as_u64().unwrap_or(0),
+            v["bytes"].as_u64().unwrap_or(0),
+        )
+    };
+    let (ours, theirs, tc) = (
+        totals(&json["sesh"]),
+        totals(&json["cookie_store"]),
+        totals(&tough),
+    );
+    println!("totals (pairs, bytes): sesh {ours:?}, cookie_store {theirs:?}, tough-cookie {tc:?}");
+    if ours != theirs || ours != tc {
+        bail!("the jars disagree on the workload's totals");
+    }
+    Ok(())
 }
 
 /// Certificate verification: cold (default verification of a 2-certificate

@@ -1,6 +1,6 @@
 //! The jar: canonical cookies, matching, limits, persistence, events.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -153,16 +153,21 @@ fn is_secure_url(url: &Url) -> bool {
 /// The jar's key for a domain: its registrable domain (eTLD+1), else the
 /// domain itself (IP addresses, `localhost`, public suffixes).
 fn key_of(domain: &str) -> String {
-    let d = domain.trim_start_matches('.').to_ascii_lowercase();
-    match psl::domain_str(&d) {
-        Some(reg) => reg.to_owned(),
-        None => d,
+    let d = domain.trim_start_matches('.');
+    if d.bytes().any(|b| b.is_ascii_uppercase()) {
+        let lower = d.to_ascii_lowercase();
+        return match psl::domain_str(&lower) {
+            Some(reg) => reg.to_owned(),
+            None => lower,
+        };
     }
+    psl::domain_str(d).unwrap_or(d).to_owned()
 }
 
 fn host_of(url: &Url) -> Option<String> {
     match url.host()? {
-        url::Host::Domain(d) => Some(d.to_ascii_lowercase()),
+        // The URL parser has lower-cased it already.
+        url::Host::Domain(d) => Some(d.to_owned()),
         url::Host::Ipv4(ip) => Some(ip.to_string()),
         url::Host::Ipv6(ip) => Some(format!("[{ip}]")),
     }
@@ -182,11 +187,20 @@ fn cookie_domain(url: &Url, host: &str, attr: Option<&str>) -> Result<String, Co
     if bare.is_empty() {
         return Err(invalid("it is empty"));
     }
-    let canonical = match url::Host::parse(&bare) {
-        Ok(url::Host::Domain(d)) => d,
-        Ok(url::Host::Ipv4(ip)) => ip.to_string(),
-        Ok(url::Host::Ipv6(ip)) => format!("[{ip}]"),
-        Err(_) => return Err(invalid("it is not a host name")),
+    let plain = bare
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'.' || b.is_ascii_digit())
+        && !bare.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    let canonical = if plain {
+        // Already what the URL parser would make of it.
+        bare
+    } else {
+        match url::Host::parse(&bare) {
+            Ok(url::Host::Domain(d)) => d,
+            Ok(url::Host::Ipv4(ip)) => ip.to_string(),
+            Ok(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+            Err(_) => return Err(invalid("it is not a host name")),
+        }
     };
     if matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)))
         || canonical.parse::<IpAddr>().is_ok()
@@ -199,7 +213,9 @@ fn cookie_domain(url: &Url, host: &str, attr: Option<&str>) -> Result<String, Co
         };
     }
     let matches = host == canonical
-        || (host.len() > canonical.len() && host.ends_with(&format!(".{canonical}")));
+        || (host.len() > canonical.len()
+            && host.ends_with(canonical.as_str())
+            && host.as_bytes()[host.len() - canonical.len() - 1] == b'.');
     if !matches {
         return Err(invalid("it does not domain-match the URL's host"));
     }
@@ -217,7 +233,7 @@ fn cookie_domain(url: &Url, host: &str, attr: Option<&str>) -> Result<String, Co
 
 struct State {
     /// Registrable domain → its cookies.
-    by_key: BTreeMap<String, Vec<Stored>>,
+    by_key: HashMap<String, Vec<Stored>>,
     count: usize,
     pending: Batch,
     pending_since: Option<Instant>,
@@ -263,7 +279,7 @@ impl CookieJar {
     pub fn open(backend: Arc<dyn Backend>) -> crate::Result<Self> {
         let persistent = backend.kind() == BackendKind::Sled;
         let now = micros(SystemTime::now());
-        let mut by_key: BTreeMap<String, Vec<Stored>> = BTreeMap::new();
+        let mut by_key: HashMap<String, Vec<Stored>> = HashMap::new();
         let mut count = 0;
         let mut stale = Batch::default();
         if persistent {
@@ -369,7 +385,7 @@ impl CookieJar {
     fn canonical_from_header(
         &self,
         url: &Url,
-        p: &ParsedCookie,
+        p: &ParsedCookie<'_>,
         now: i64,
     ) -> Result<Stored, CookieError> {
         if !cookieable(url.scheme()) {
@@ -380,13 +396,13 @@ impl CookieJar {
         let host = host_of(url).ok_or(CookieError::InvalidUrl {
             url: url.to_string(),
         })?;
-        let domain = cookie_domain(url, &host, p.domain.as_deref())?;
-        let path = match p.path.as_deref() {
+        let domain = cookie_domain(url, &host, p.domain)?;
+        let path = match p.path {
             Some(path) if path.starts_with('/') => path.to_owned(),
             _ => default_path(url),
         };
         // Max-Age wins over Expires; both are capped at 400 days.
-        let expires_us = match (&p.max_age, &p.expires) {
+        let expires_us = match (p.max_age, p.expires) {
             (Some(m), _) if parse_max_age(m).is_some() => parse_max_age(m).map(|secs| {
                 now.saturating_add(secs.min(MAX_AGE_SECONDS).saturating_mul(1_000_000))
             }),
@@ -403,8 +419,8 @@ impl CookieJar {
             SameSiteAttr::Unspecified => SameSite::Unspecified,
         };
         let cookie = Stored {
-            name: p.name.clone(),
-            value: p.value.clone(),
+            name: p.name.to_owned(),
+            value: p.value.to_owned(),
             domain,
             path,
             secure: p.secure,
@@ -414,11 +430,7 @@ impl CookieJar {
             accessed_us: now,
             expires_us,
         };
-        check_rules(
-            url,
-            &cookie,
-            p.domain.as_deref().is_some_and(|d| !d.trim().is_empty()),
-        )?;
+        check_rules(url, &cookie, p.domain.is_some_and(|d| !d.trim().is_empty()))?;
         Ok(cookie)
     }
 
@@ -510,6 +522,11 @@ impl CookieJar {
         now: i64,
     ) -> Result<(), CookieError> {
         let secure_source = is_secure_url(url);
+        let wants_events = self
+            .listener
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
         let key = key_of(&cookie.domain);
         let mut changes = Vec::new();
         let mut state = self.lock();
@@ -537,11 +554,13 @@ impl CookieJar {
             } else {
                 ChangeCause::Overwrite
             };
-            changes.push(CookieChange {
-                cookie: old.to_cookie(),
-                cause,
-                removed: true,
-            });
+            if wants_events {
+                changes.push(CookieChange {
+                    cookie: old.to_cookie(),
+                    cause,
+                    removed: true,
+                });
+            }
             let persisted = old.expires_us.is_some();
             state.count -= 1;
             if persisted {
@@ -550,17 +569,19 @@ impl CookieJar {
         }
         if !cookie.is_expired(now) {
             let persisted = cookie.expires_us.is_some();
-            if persisted {
+            if persisted && self.persistent {
                 let bytes = serde_json::to_vec(&cookie).map_err(|e| CookieError::Store {
                     reason: e.to_string(),
                 })?;
                 self.pending_insert(&mut state, cookie.db_key(), bytes);
             }
-            changes.push(CookieChange {
-                cookie: cookie.to_cookie(),
-                cause: ChangeCause::Explicit,
-                removed: false,
-            });
+            if wants_events {
+                changes.push(CookieChange {
+                    cookie: cookie.to_cookie(),
+                    cause: ChangeCause::Explicit,
+                    removed: false,
+                });
+            }
             state.by_key.entry(key.clone()).or_default().push(cookie);
             state.count += 1;
             self.enforce_limits(&mut state, &key, now, &mut changes);

@@ -17,13 +17,13 @@ pub(crate) enum SameSiteAttr {
 
 /// A Set-Cookie line, split into its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ParsedCookie {
-    pub(crate) name: String,
-    pub(crate) value: String,
-    pub(crate) domain: Option<String>,
-    pub(crate) path: Option<String>,
-    pub(crate) expires: Option<String>,
-    pub(crate) max_age: Option<String>,
+pub(crate) struct ParsedCookie<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) value: &'a str,
+    pub(crate) domain: Option<&'a str>,
+    pub(crate) path: Option<&'a str>,
+    pub(crate) expires: Option<&'a str>,
+    pub(crate) max_age: Option<&'a str>,
     pub(crate) secure: bool,
     pub(crate) http_only: bool,
     pub(crate) same_site: SameSiteAttr,
@@ -46,8 +46,12 @@ fn has_ctl(s: &str) -> bool {
 /// value, with control characters, or with name and value over 4096 bytes
 /// is refused; attribute names are case-insensitive, later attributes win,
 /// attribute values over 1024 bytes are ignored.
-pub(crate) fn parse_cookie_line(line: &str) -> Result<ParsedCookie, &'static str> {
-    let line = line.split(['\r', '\n', '\0']).next().unwrap_or("");
+pub(crate) fn parse_cookie_line(line: &str) -> Result<ParsedCookie<'_>, &'static str> {
+    let end = line
+        .bytes()
+        .position(|b| b == b'\r' || b == b'\n' || b == 0)
+        .unwrap_or(line.len());
+    let line = &line[..end];
     let mut parts = line.split(';');
     let first = parts.next().unwrap_or("");
     let (name, value) = match first.find('=') {
@@ -64,8 +68,8 @@ pub(crate) fn parse_cookie_line(line: &str) -> Result<ParsedCookie, &'static str
         return Err("the cookie's name and value are longer than 4096 bytes");
     }
     let mut cookie = ParsedCookie {
-        name: name.to_owned(),
-        value: value.to_owned(),
+        name,
+        value,
         domain: None,
         path: None,
         expires: None,
@@ -82,22 +86,29 @@ pub(crate) fn parse_cookie_line(line: &str) -> Result<ParsedCookie, &'static str
         if val.len() > MAX_ATTRIBUTE_VALUE_BYTES || has_ctl(val) {
             continue;
         }
-        match key.to_ascii_lowercase().as_str() {
-            "domain" => cookie.domain = Some(val.to_owned()),
-            "path" => cookie.path = Some(val.to_owned()),
-            "expires" => cookie.expires = Some(val.to_owned()),
-            "max-age" => cookie.max_age = Some(val.to_owned()),
-            "secure" => cookie.secure = true,
-            "httponly" => cookie.http_only = true,
-            "samesite" => {
-                cookie.same_site = match val.to_ascii_lowercase().as_str() {
-                    "strict" => SameSiteAttr::Strict,
-                    "lax" => SameSiteAttr::Lax,
-                    "none" => SameSiteAttr::None,
-                    _ => SameSiteAttr::Unspecified,
-                }
-            }
-            _ => {}
+        let is = |name: &str| key.eq_ignore_ascii_case(name);
+        if is("domain") {
+            cookie.domain = Some(val);
+        } else if is("path") {
+            cookie.path = Some(val);
+        } else if is("expires") {
+            cookie.expires = Some(val);
+        } else if is("max-age") {
+            cookie.max_age = Some(val);
+        } else if is("secure") {
+            cookie.secure = true;
+        } else if is("httponly") {
+            cookie.http_only = true;
+        } else if is("samesite") {
+            cookie.same_site = if val.eq_ignore_ascii_case("strict") {
+                SameSiteAttr::Strict
+            } else if val.eq_ignore_ascii_case("lax") {
+                SameSiteAttr::Lax
+            } else if val.eq_ignore_ascii_case("none") {
+                SameSiteAttr::None
+            } else {
+                SameSiteAttr::Unspecified
+            };
         }
     }
     Ok(cookie)
@@ -217,13 +228,13 @@ mod tests {
             " a = b ; Path=/x; secure; HttpOnly; SameSite=STRICT; domain=.Example.com",
         )
         .unwrap();
-        assert_eq!((c.name.as_str(), c.value.as_str()), ("a", "b"));
-        assert_eq!(c.path.as_deref(), Some("/x"));
+        assert_eq!((c.name, c.value), ("a", "b"));
+        assert_eq!(c.path, Some("/x"));
         assert!(c.secure && c.http_only);
         assert_eq!(c.same_site, SameSiteAttr::Strict);
-        assert_eq!(c.domain.as_deref(), Some(".Example.com"));
+        assert_eq!(c.domain, Some(".Example.com"));
         let v = parse_cookie_line("justavalue").unwrap();
-        assert_eq!((v.name.as_str(), v.value.as_str()), ("", "justavalue"));
+        assert_eq!((v.name, v.value), ("", "justavalue"));
         assert!(parse_cookie_line("=").is_err());
         assert!(parse_cookie_line("a=b\u{1}c").is_err());
         assert_eq!(
@@ -236,7 +247,8 @@ mod tests {
         assert_eq!(q.value, "\"quoted\"");
         assert!(parse_cookie_line(&format!("a={}", "x".repeat(4096))).is_err());
         assert!(parse_cookie_line(&format!("a={}", "x".repeat(4095))).is_ok());
-        let long = parse_cookie_line(&format!("a=b; Path=/{}", "p".repeat(1024))).unwrap();
+        let long_line = format!("a=b; Path=/{}", "p".repeat(1024));
+        let long = parse_cookie_line(&long_line).unwrap();
         assert_eq!(long.path, None, "an over-long attribute is ignored");
         assert_eq!(
             parse_cookie_line("a=b; SameSite=weird").unwrap().same_site,
