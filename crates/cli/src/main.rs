@@ -53,8 +53,28 @@ enum Command {
     Cookies(cookies::CookiesCommand),
     /// Print what ses.resolveProxy(url) answers for each URL.
     ResolveProxy(resolve_proxy::Args),
+    /// The session's per-origin storage.
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// A guided tour of sesh, offline, on the default storage.
     Tour,
+}
+
+#[derive(Debug, Subcommand)]
+enum StorageCommand {
+    /// ses.clearStorageData: clear kinds of data of one origin or all.
+    Clear {
+        /// Only this origin (scheme://host:port).
+        #[arg(long)]
+        origin: Option<String>,
+        /// Comma-separated kinds: cookies, filesystem, indexdb, localstorage,
+        /// shadercache, websql, serviceworkers, cachestorage.
+        #[arg(long, value_delimiter = ',')]
+        storages: Option<Vec<String>>,
+        /// Comma-separated quota types: temporary, syncable.
+        #[arg(long, value_delimiter = ',')]
+        quotas: Option<Vec<String>>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +162,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 println!("userAgent:    {}", info.user_agent);
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Storage(StorageCommand::Clear {
+            origin,
+            storages,
+            quotas,
+        }) => {
+            let ses = open_session(&cli)?;
+            ses.clear_storage_data(&sesh::ClearStorageDataOptions {
+                origin: origin.clone(),
+                storages: storages.clone(),
+                quotas: quotas.clone(),
+            })?;
+            ses.flush_storage()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::ResolveProxy(args) => resolve_proxy::run(args).map(|()| ExitCode::SUCCESS),

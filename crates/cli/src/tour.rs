@@ -358,6 +358,9 @@ fn cookies(sessions: &Sessions) -> anyhow::Result<()> {
             ..Default::default()
         })?;
         println!("cookies.set({{ name: 'consent', sameSite: 'strict', expirationDate }}) stored");
+        ses.local_storage("https://www.shop.example")?
+            .set("recently-viewed", "[42, 7]")?;
+        println!("localStorage of https://www.shop.example: recently-viewed = [42, 7]");
         let mut n = 0;
         while changes.try_recv().is_ok() {
             n += 1;
@@ -389,14 +392,25 @@ fn cookies(sessions: &Sessions) -> anyhow::Result<()> {
             c.name, c.value, c.domain, c.session
         );
     }
-    // Leave the partition as the tour found it.
-    for c in ses.cookies().get(&CookieFilter::default()) {
-        let host = c.domain.trim_start_matches('.');
-        ses.cookies().remove(
-            &url::Url::parse(&format!("https://{host}{}", c.path))?,
-            &c.name,
-        );
-    }
+    println!(
+        "localStorage after the restart: recently-viewed = {:?}",
+        ses.local_storage("https://www.shop.example")?
+            .get("recently-viewed")?
+    );
+    ses.clear_storage_data(&sesh::ClearStorageDataOptions {
+        origin: Some("https://www.shop.example".into()),
+        storages: Some(vec!["cookies".into(), "localstorage".into()]),
+        quotas: None,
+    })?;
+    println!(
+        "clearStorageData({{ origin: 'https://www.shop.example', storages: ['cookies', 'localstorage'] }})"
+    );
+    println!(
+        "  cookies left: {}, localStorage: {:?}",
+        ses.cookies().len(),
+        ses.local_storage("https://www.shop.example")?
+            .get("recently-viewed")?
+    );
     ses.flush_storage()?;
     Ok(())
 }

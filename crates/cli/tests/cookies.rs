@@ -178,3 +178,62 @@ fn simulate_answers_in_one_process() {
     // Nothing was written to the user-data directory.
     assert!(!tmp.path().join("sesh.db").exists());
 }
+
+#[test]
+fn storage_clear_by_origin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let p = ["--partition", "persist:c"];
+    let run = |args: &[&str]| {
+        let mut all = p.to_vec();
+        all.extend_from_slice(args);
+        sesh_in(d, &all)
+    };
+    assert!(
+        run(&[
+            "cookies",
+            "set-header",
+            "--url",
+            "https://a.test/",
+            "x=1; Max-Age=600"
+        ])
+        .status
+        .success()
+    );
+    assert!(
+        run(&[
+            "cookies",
+            "set-header",
+            "--url",
+            "https://b.test/",
+            "y=2; Max-Age=600"
+        ])
+        .status
+        .success()
+    );
+    let out = run(&[
+        "storage",
+        "clear",
+        "--origin",
+        "https://a.test",
+        "--storages",
+        "cookies,localstorage",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&run(&["cookies", "header", "--url", "https://a.test/"])),
+        "\n"
+    );
+    assert_eq!(
+        stdout(&run(&["cookies", "header", "--url", "https://b.test/"])),
+        "y=2\n"
+    );
+    let out = run(&["storage", "clear", "--storages", "cookies,cookiez"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("\"cookiez\""), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&run(&["cookies", "header", "--url", "https://b.test/"])),
+        "y=2\n",
+        "nothing was cleared"
+    );
+}

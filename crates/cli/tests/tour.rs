@@ -25,6 +25,8 @@ fn the_tour_runs_every_chapter() {
         "tracker=1; Domain=example                      refused",
         "after a restart (session cookies are gone): theme=dark; cart=3; consent=yes",
         "cookies.remove(url, 'cart') removed 1",
+        "localStorage after the restart: recently-viewed = Some(\"[42, 7]\")",
+        "  cookies left: 0, localStorage: None",
         "End of the tour",
         "asking again returns the same session: true",
         "\"preconnectUrl\":\"https://example.com/\"",

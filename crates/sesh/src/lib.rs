@@ -46,9 +46,9 @@
 #![deny(missing_docs)]
 
 pub use sesh_core::{
-    BoxFuture, Error, HandlerSlot, Partition, PartitionOptions, Result, Session, SessionEvent,
-    Sessions, SessionsBuilder, accept_language_header, default_session, default_user_agent,
-    from_partition, init, partition_dir_name, sessions,
+    BoxFuture, ClearStorageDataOptions, Error, HandlerSlot, Partition, PartitionOptions, Result,
+    Session, SessionEvent, Sessions, SessionsBuilder, StorageParticipant, accept_language_header,
+    default_session, default_user_agent, from_partition, init, partition_dir_name, sessions,
 };
 
 /// Proxy configuration: Electron's `ProxyConfig`, Chromium's rule grammars,

@@ -8,6 +8,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use sesh_cert_verify::{CertVerifier, SslConfig, VerifyRequest};
 use sesh_storage::cookies::{CookieChange, CookieJar};
+use sesh_storage::origin::{OriginStorage, Quota, StorageArea, StorageKind};
 use sesh_storage::{Backend, MemoryBackend, SledBackend};
 use tokio::sync::broadcast;
 
@@ -70,6 +71,35 @@ struct Inner {
     events: broadcast::Sender<SessionEvent>,
     verifier: CertVerifier,
     cookies: CookieJar,
+    origins: OriginStorage,
+    participants: RwLock<Vec<Arc<dyn StorageParticipant>>>,
+}
+
+/// The argument of `ses.clearStorageData(options)`; its JSON is Electron's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClearStorageDataOptions {
+    /// Only this origin (`scheme://host:port`); all origins when absent.
+    pub origin: Option<String>,
+    /// Which kinds (`cookies`, `filesystem`, `indexdb`, `localstorage`,
+    /// `shadercache`, `websql`, `serviceworkers`, `cachestorage`); all when
+    /// absent.
+    pub storages: Option<Vec<String>>,
+    /// Which quota types (`temporary`, `syncable`); all when absent.
+    pub quotas: Option<Vec<String>>,
+}
+
+/// An embedder's own data that `clear_storage_data` must clear too (a web
+/// view's data directory, say), called with the same filter.
+pub trait StorageParticipant: Send + Sync {
+    /// Clears what matches: `origin` (`None`: every origin), these kinds,
+    /// these quota types. An error is reported by `clear_storage_data`.
+    fn clear(
+        &self,
+        origin: Option<&str>,
+        storages: &[StorageKind],
+        quotas: &[Quota],
+    ) -> std::result::Result<(), String>;
 }
 
 struct Settings {
@@ -114,6 +144,7 @@ impl Session {
             code_cache_path: storage_path.as_ref().map(|p| p.join(CODE_CACHE_DIR)),
         };
         let events = broadcast::channel(EVENT_CAPACITY).0;
+        let origins = OriginStorage::new(backend.clone());
         let cookies = CookieJar::open(backend.clone())?;
         let tx = events.clone();
         cookies.set_change_listener(Some(move |c: &CookieChange| {
@@ -136,6 +167,8 @@ impl Session {
                 events,
                 verifier: CertVerifier::new(),
                 cookies,
+                origins,
+                participants: RwLock::new(Vec::new()),
             }),
         })
     }
@@ -336,6 +369,117 @@ impl Session {
     /// to subscribers as [`SessionEvent::CookieChanged`].
     pub fn cookies(&self) -> &CookieJar {
         &self.inner.cookies
+    }
+
+    /// `localStorage` of `origin` (persistent in a persistent session; 10 MiB
+    /// quota, as Chromium's).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when `origin` has no origin.
+    pub fn local_storage(&self, origin: &str) -> Result<StorageArea> {
+        Ok(self.inner.origins.local_storage(origin)?)
+    }
+
+    /// `sessionStorage` of `origin` (memory only).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when `origin` has no origin.
+    pub fn session_storage(&self, origin: &str) -> Result<StorageArea> {
+        Ok(self.inner.origins.session_storage(origin)?)
+    }
+
+    /// The per-origin areas of every kind, for embedders that keep data of
+    /// other kinds (`indexdb`, `cachestorage`…).
+    pub fn origin_storage(&self) -> &OriginStorage {
+        &self.inner.origins
+    }
+
+    /// Adds a participant that [`Session::clear_storage_data`] also calls.
+    pub fn register_storage_participant(&self, participant: Arc<dyn StorageParticipant>) {
+        self.inner
+            .participants
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(participant);
+    }
+
+    /// `ses.clearStorageData(options)`: clears the kinds of data named, of
+    /// one origin or all. Cookies go by origin host (every cookie a request
+    /// to it would carry); quota-managed kinds are cleared when `temporary`
+    /// is among the quotas (sesh keeps nothing as `syncable`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] naming an unknown storage or quota name (nothing is
+    /// cleared then) or an origin that is not one, or a participant's failure.
+    pub fn clear_storage_data(&self, options: &ClearStorageDataOptions) -> Result<()> {
+        let storages: Vec<StorageKind> = match &options.storages {
+            Some(names) => names
+                .iter()
+                .map(|n| n.parse())
+                .collect::<std::result::Result<_, _>>()?,
+            None => StorageKind::ALL.to_vec(),
+        };
+        let quotas: Vec<Quota> = match &options.quotas {
+            Some(names) => names
+                .iter()
+                .map(|n| n.parse())
+                .collect::<std::result::Result<_, _>>()?,
+            None => vec![Quota::Temporary, Quota::Syncable],
+        };
+        let origin = options
+            .origin
+            .as_deref()
+            .map(sesh_storage::origin::origin_of)
+            .transpose()?;
+        for kind in &storages {
+            if kind.quota_managed() && !quotas.contains(&Quota::Temporary) {
+                continue;
+            }
+            match kind {
+                StorageKind::Cookies => {
+                    match origin.as_deref().and_then(|o| url::Url::parse(o).ok()) {
+                        Some(url) => {
+                            let host = url.host_str().unwrap_or_default().to_owned();
+                            self.inner.cookies.remove_for_host(&host);
+                        }
+                        None => {
+                            self.inner.cookies.remove_all();
+                        }
+                    }
+                }
+                other => {
+                    self.inner.origins.clear(origin.as_deref(), *other)?;
+                }
+            }
+        }
+        let participants = self
+            .inner
+            .participants
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for p in participants {
+            p.clear(origin.as_deref(), &storages, &quotas)
+                .map_err(|reason| sesh_storage::Error::Operation {
+                    op: "clearStorageData",
+                    path: None,
+                    reason,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// `ses.flushStorageData()`: writes pending DOM storage (and cookies) to
+    /// disk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the store cannot be written.
+    pub fn flush_storage_data(&self) -> Result<()> {
+        self.flush_storage()
     }
 
     /// The session's certificate verifier: every TLS connection the session

@@ -6,6 +6,7 @@ mod global;
 mod locking;
 mod partitions;
 mod settings;
+mod storage_data;
 
 use std::path::{Path, PathBuf};
 

@@ -38,6 +38,18 @@ pub enum Error {
         /// What went wrong, in words.
         reason: String,
     },
+    /// A storage area would pass its quota; nothing was written.
+    #[error(
+        "QuotaExceededError: the storage of {origin} would use {used} bytes, over its quota of {quota}"
+    )]
+    QuotaExceeded {
+        /// The origin.
+        origin: String,
+        /// The bytes the write would bring it to.
+        used: usize,
+        /// The quota.
+        quota: usize,
+    },
     /// A filesystem operation around the database failed.
     #[error("{action} {path}: {source}")]
     Io {

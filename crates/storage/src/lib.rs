@@ -48,6 +48,7 @@ mod backend;
 pub mod cookies;
 mod error;
 mod memory;
+pub mod origin;
 mod sled_backend;
 
 pub use backend::{Backend, BackendKind, Batch, BatchOp};

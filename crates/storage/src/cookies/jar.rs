@@ -744,6 +744,23 @@ impl CookieJar {
         }
     }
 
+    /// Removes every cookie; returns how many.
+    pub fn remove_all(&self) -> usize {
+        let mut changes = Vec::new();
+        let mut state = self.lock();
+        let keys: Vec<String> = state.by_key.keys().cloned().collect();
+        for k in &keys {
+            while state.by_key.get(k).is_some_and(|l| !l.is_empty()) {
+                self.remove_at(&mut state, k, 0, ChangeCause::Explicit, &mut changes);
+            }
+        }
+        let _ = self.maybe_commit(&mut state);
+        drop(state);
+        let n = changes.len();
+        self.notify(changes);
+        n
+    }
+
     /// Removes every expired cookie now (a session runs this on a timer).
     pub fn purge_expired(&self) {
         let now = self.now_us();
@@ -908,16 +925,18 @@ impl CookieJar {
         n
     }
 
-    /// Removes every cookie whose domain is `host` or under it (used by
-    /// `clear_storage_data` for an origin); returns how many.
+    /// Removes every cookie a request to `host` would carry, whatever its
+    /// path, Secure or SameSite (`clear_storage_data` for an origin);
+    /// returns how many.
     pub fn remove_for_host(&self, host: &str) -> usize {
         let mut changes = Vec::new();
         let mut state = self.lock();
         let key = key_of(host);
-        while let Some(i) = state.by_key.get(&key).and_then(|l| {
-            l.iter()
-                .position(|c| c.domain_matches(host) || domain_filter_matches(host, &c.domain))
-        }) {
+        while let Some(i) = state
+            .by_key
+            .get(&key)
+            .and_then(|l| l.iter().position(|c| c.domain_matches(host)))
+        {
             self.remove_at(&mut state, &key, i, ChangeCause::Explicit, &mut changes);
         }
         let _ = self.maybe_commit(&mut state);

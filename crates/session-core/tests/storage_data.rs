@@ -1,0 +1,285 @@
+//! Origin storage, `clear_storage_data` and `flush_storage_data`.
+
+use std::sync::{Arc, Mutex};
+
+use sesh_core::storage::cookies::{CookieFilter, CookieOptions};
+use sesh_core::storage::origin::{LOCAL_STORAGE_QUOTA, Quota, StorageKind};
+use sesh_core::{ClearStorageDataOptions, PartitionOptions, Sessions, StorageParticipant};
+
+use crate::fresh;
+
+fn opts(
+    origin: Option<&str>,
+    storages: Option<&[&str]>,
+    quotas: Option<&[&str]>,
+) -> ClearStorageDataOptions {
+    let list = |v: Option<&[&str]>| v.map(|v| v.iter().map(|s| s.to_string()).collect());
+    ClearStorageDataOptions {
+        origin: origin.map(str::to_owned),
+        storages: list(storages),
+        quotas: list(quotas),
+    }
+}
+
+#[test]
+fn local_storage_persists_and_session_storage_does_not() {
+    let (_tmp, user_data, sessions) = fresh();
+    {
+        let ses = sessions
+            .from_partition("persist:s", PartitionOptions::default())
+            .unwrap();
+        ses.local_storage("https://app.test")
+            .unwrap()
+            .set("theme", "dark")
+            .unwrap();
+        ses.session_storage("https://app.test")
+            .unwrap()
+            .set("tab", "3")
+            .unwrap();
+        assert_eq!(
+            ses.session_storage("https://app.test/x")
+                .unwrap()
+                .get("tab")
+                .unwrap()
+                .as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            ses.local_storage("https://other.test")
+                .unwrap()
+                .get("theme")
+                .unwrap(),
+            None,
+            "origins are apart"
+        );
+        ses.flush_storage_data().unwrap();
+    }
+    drop(sessions);
+    let sessions = Sessions::builder()
+        .user_data_dir(&user_data)
+        .build()
+        .unwrap();
+    let ses = sessions
+        .from_partition("persist:s", PartitionOptions::default())
+        .unwrap();
+    assert_eq!(
+        ses.local_storage("https://app.test:443")
+            .unwrap()
+            .get("theme")
+            .unwrap()
+            .as_deref(),
+        Some("dark")
+    );
+    assert_eq!(
+        ses.session_storage("https://app.test")
+            .unwrap()
+            .get("tab")
+            .unwrap(),
+        None
+    );
+}
+
+#[test]
+fn local_storage_has_chromiums_quota() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions
+        .from_partition("m", PartitionOptions::default())
+        .unwrap();
+    let area = ses.local_storage("https://big.test").unwrap();
+    // UTF-16: each character counts two bytes.
+    let half = "x".repeat(LOCAL_STORAGE_QUOTA / 4);
+    area.set("a", &half).unwrap();
+    let err = area.set("b", &half).unwrap_err();
+    assert!(
+        matches!(err, sesh_core::storage::Error::QuotaExceeded { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("QuotaExceededError"), "{err}");
+    assert_eq!(area.get("b").unwrap(), None, "nothing was written");
+    // Replacing a value counts only the new one.
+    area.set("a", "small").unwrap();
+    area.set("b", &half).unwrap();
+    assert!(ses.local_storage("not a url").is_err());
+}
+
+#[test]
+fn clear_storage_data_by_origin_and_kind() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions
+        .from_partition("m", PartitionOptions::default())
+        .unwrap();
+    let url = |s: &str| url::Url::parse(s).unwrap();
+    ses.cookies()
+        .set_from_header(&url("https://www.shop.test/"), "a=1")
+        .unwrap();
+    ses.cookies()
+        .set_from_header(&url("https://www.shop.test/"), "d=2; Domain=shop.test")
+        .unwrap();
+    ses.cookies()
+        .set_from_header(&url("https://api.shop.test/"), "api=3")
+        .unwrap();
+    ses.cookies()
+        .set_from_header(&url("https://other.test/"), "o=4")
+        .unwrap();
+    ses.local_storage("https://www.shop.test")
+        .unwrap()
+        .set("k", "v")
+        .unwrap();
+    ses.local_storage("https://other.test")
+        .unwrap()
+        .set("k", "v")
+        .unwrap();
+    ses.origin_storage()
+        .area_of("https://www.shop.test", StorageKind::IndexedDb)
+        .unwrap()
+        .set("db", "1")
+        .unwrap();
+
+    // Only cookies of one origin: those a request to it carries.
+    ses.clear_storage_data(&opts(
+        Some("https://www.shop.test"),
+        Some(&["cookies"]),
+        None,
+    ))
+    .unwrap();
+    let names: Vec<String> = ses
+        .cookies()
+        .get(&CookieFilter::default())
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["api", "o"]);
+    assert_eq!(
+        ses.local_storage("https://www.shop.test")
+            .unwrap()
+            .get("k")
+            .unwrap()
+            .as_deref(),
+        Some("v")
+    );
+
+    // Syncable only: quota-managed kinds (indexdb) stay; localstorage goes.
+    ses.clear_storage_data(&opts(
+        Some("https://www.shop.test"),
+        None,
+        Some(&["syncable"]),
+    ))
+    .unwrap();
+    assert_eq!(
+        ses.local_storage("https://www.shop.test")
+            .unwrap()
+            .get("k")
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        ses.local_storage("https://other.test")
+            .unwrap()
+            .get("k")
+            .unwrap()
+            .as_deref(),
+        Some("v")
+    );
+    let idb = ses
+        .origin_storage()
+        .area_of("https://www.shop.test", StorageKind::IndexedDb)
+        .unwrap();
+    assert_eq!(idb.get("db").unwrap().as_deref(), Some("1"));
+    ses.clear_storage_data(&opts(None, Some(&["indexdb"]), Some(&["temporary"])))
+        .unwrap();
+    assert_eq!(idb.get("db").unwrap(), None);
+
+    // Everything.
+    ses.clear_storage_data(&ClearStorageDataOptions::default())
+        .unwrap();
+    assert!(ses.cookies().is_empty());
+    assert_eq!(
+        ses.cookies()
+            .cookie_header(&url("https://other.test/"), CookieOptions::default()),
+        ""
+    );
+}
+
+#[test]
+fn unknown_names_are_errors_and_clear_nothing() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions
+        .from_partition("m", PartitionOptions::default())
+        .unwrap();
+    ses.local_storage("https://a.test")
+        .unwrap()
+        .set("k", "v")
+        .unwrap();
+    let err = ses
+        .clear_storage_data(&opts(None, Some(&["localstorage", "localStorage"]), None))
+        .unwrap_err();
+    assert!(err.to_string().contains("\"localStorage\""), "{err}");
+    let err = ses
+        .clear_storage_data(&opts(None, None, Some(&["permanent"])))
+        .unwrap_err();
+    assert!(err.to_string().contains("\"permanent\""), "{err}");
+    let err = ses
+        .clear_storage_data(&opts(Some("nonsense"), None, None))
+        .unwrap_err();
+    assert!(err.to_string().contains("nonsense"), "{err}");
+    assert_eq!(
+        ses.local_storage("https://a.test")
+            .unwrap()
+            .get("k")
+            .unwrap()
+            .as_deref(),
+        Some("v")
+    );
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(Option<String>, Vec<StorageKind>, Vec<Quota>)>>);
+
+impl StorageParticipant for Recorder {
+    fn clear(
+        &self,
+        origin: Option<&str>,
+        storages: &[StorageKind],
+        quotas: &[Quota],
+    ) -> Result<(), String> {
+        self.0.lock().unwrap().push((
+            origin.map(str::to_owned),
+            storages.to_vec(),
+            quotas.to_vec(),
+        ));
+        if origin == Some("https://fail.test") {
+            Err("the web view's data directory is busy".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn participants_are_called_with_the_filter() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions
+        .from_partition("m", PartitionOptions::default())
+        .unwrap();
+    let rec = Arc::new(Recorder::default());
+    ses.register_storage_participant(rec.clone());
+    ses.clear_storage_data(&opts(
+        Some("https://a.test:8443/path"),
+        Some(&["cachestorage"]),
+        Some(&["temporary"]),
+    ))
+    .unwrap();
+    let calls = rec.0.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        [(
+            Some("https://a.test:8443".to_string()),
+            vec![StorageKind::CacheStorage],
+            vec![Quota::Temporary]
+        )]
+    );
+    let err = ses
+        .clear_storage_data(&opts(Some("https://fail.test"), None, None))
+        .unwrap_err();
+    assert!(err.to_string().contains("busy"), "{err}");
+}
