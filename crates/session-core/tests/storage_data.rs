@@ -232,8 +232,11 @@ fn unknown_names_are_errors_and_clear_nothing() {
     );
 }
 
+/// One call of a participant: origin, kinds, quotas.
+type Call = (Option<String>, Vec<StorageKind>, Vec<Quota>);
+
 #[derive(Default)]
-struct Recorder(Mutex<Vec<(Option<String>, Vec<StorageKind>, Vec<Quota>)>>);
+struct Recorder(Mutex<Vec<Call>>);
 
 impl StorageParticipant for Recorder {
     fn clear(
