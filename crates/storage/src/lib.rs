@@ -47,6 +47,7 @@
 mod backend;
 pub mod cookies;
 mod error;
+pub mod http_cache;
 mod memory;
 pub mod origin;
 mod sled_backend;

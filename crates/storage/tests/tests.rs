@@ -4,4 +4,5 @@ mod contract;
 mod cookie_properties;
 mod cookies;
 mod durability;
+mod http_cache;
 mod integrity;
