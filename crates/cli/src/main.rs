@@ -53,11 +53,22 @@ enum Command {
     Cookies(cookies::CookiesCommand),
     /// Print what ses.resolveProxy(url) answers for each URL.
     ResolveProxy(resolve_proxy::Args),
+    /// The session's HTTP cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// The session's per-origin storage.
     #[command(subcommand)]
     Storage(StorageCommand),
     /// A guided tour of sesh, offline, on the default storage.
     Tour,
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// ses.getCacheSize: the bytes the HTTP cache uses.
+    Size,
+    /// ses.clearCache: empty the HTTP cache.
+    Clear,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +173,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 println!("userAgent:    {}", info.user_agent);
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cache(CacheCommand::Size) => {
+            println!("{}", open_session(&cli)?.cache_size());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cache(CacheCommand::Clear) => {
+            let ses = open_session(&cli)?;
+            ses.clear_cache()?;
+            ses.flush_storage()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Storage(StorageCommand::Clear {

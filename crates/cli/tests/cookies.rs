@@ -237,3 +237,16 @@ fn storage_clear_by_origin() {
         "nothing was cleared"
     );
 }
+
+#[test]
+fn cache_size_and_clear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = sesh_in(tmp.path(), &["--partition", "persist:c", "cache", "size"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "0\n");
+    assert!(
+        sesh_in(tmp.path(), &["--partition", "persist:c", "cache", "clear"])
+            .status
+            .success()
+    );
+}

@@ -48,8 +48,8 @@ pub use events::SessionEvent;
 pub use handler::{BoxFuture, HandlerSlot};
 pub use partition::{PERSIST_PREFIX, Partition, partition_dir_name};
 pub use session::{
-    CODE_CACHE_DIR, ClearStorageDataOptions, DATABASE_DIR, LOCK_FILE, PartitionOptions, Session,
-    StorageParticipant,
+    CACHE_DIR, CODE_CACHE_DIR, ClearStorageDataOptions, DATABASE_DIR, LOCK_FILE, PartitionOptions,
+    Session, StorageParticipant,
 };
 pub use sessions::{
     Sessions, SessionsBuilder, USER_DATA_DIR_ENV, default_session, from_partition, init, sessions,

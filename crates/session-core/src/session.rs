@@ -8,6 +8,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use sesh_cert_verify::{CertVerifier, SslConfig, VerifyRequest};
 use sesh_storage::cookies::{CookieChange, CookieJar};
+use sesh_storage::http_cache::{HttpCache, HttpCacheOptions};
 use sesh_storage::origin::{OriginStorage, Quota, StorageArea, StorageKind};
 use sesh_storage::{Backend, MemoryBackend, SledBackend};
 use tokio::sync::broadcast;
@@ -24,6 +25,9 @@ use crate::{Error, Result};
 pub const LOCK_FILE: &str = "LOCK";
 /// Name of the database directory in a persistent session's directory.
 pub const DATABASE_DIR: &str = "sesh.db";
+/// Name of the HTTP cache's directory in a persistent session's directory,
+/// as Electron's.
+pub const CACHE_DIR: &str = "Cache";
 /// Name of the default code cache directory in a persistent session's
 /// directory, as Electron's.
 pub const CODE_CACHE_DIR: &str = "Code Cache";
@@ -73,6 +77,7 @@ struct Inner {
     cookies: CookieJar,
     origins: OriginStorage,
     participants: RwLock<Vec<Arc<dyn StorageParticipant>>>,
+    http_cache: HttpCache,
 }
 
 /// The argument of `ses.clearStorageData(options)`; its JSON is Electron's.
@@ -145,6 +150,14 @@ impl Session {
         };
         let events = broadcast::channel(EVENT_CAPACITY).0;
         let origins = OriginStorage::new(backend.clone());
+        let http_cache = HttpCache::open(
+            backend.clone(),
+            storage_path.as_ref().map(|p| p.join(CACHE_DIR)),
+            HttpCacheOptions {
+                enabled: options.cache,
+                ..HttpCacheOptions::default()
+            },
+        )?;
         let cookies = CookieJar::open(backend.clone())?;
         let tx = events.clone();
         cookies.set_change_listener(Some(move |c: &CookieChange| {
@@ -169,6 +182,7 @@ impl Session {
                 cookies,
                 origins,
                 participants: RwLock::new(Vec::new()),
+                http_cache,
             }),
         })
     }
@@ -369,6 +383,26 @@ impl Session {
     /// to subscribers as [`SessionEvent::CookieChanged`].
     pub fn cookies(&self) -> &CookieJar {
         &self.inner.cookies
+    }
+
+    /// The session's HTTP cache (disabled when the partition was created
+    /// with `cache: false`).
+    pub fn http_cache(&self) -> &HttpCache {
+        &self.inner.http_cache
+    }
+
+    /// `ses.getCacheSize()`: the bytes the HTTP cache uses.
+    pub fn cache_size(&self) -> u64 {
+        self.inner.http_cache.size()
+    }
+
+    /// `ses.clearCache()`: empties the HTTP cache.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the cache's index cannot be cleared.
+    pub fn clear_cache(&self) -> Result<()> {
+        Ok(self.inner.http_cache.clear()?)
     }
 
     /// `localStorage` of `origin` (persistent in a persistent session; 10 MiB

@@ -286,3 +286,39 @@ fn participants_are_called_with_the_filter() {
         .unwrap_err();
     assert!(err.to_string().contains("busy"), "{err}");
 }
+
+#[test]
+fn the_http_cache_follows_the_partition() {
+    use sesh_core::storage::http_cache::CacheKey;
+    let (_tmp, user_data, sessions) = fresh();
+    let req = http::Request::get("https://a.test/x").body(()).unwrap();
+    let res = http::Response::builder()
+        .header("cache-control", "max-age=600")
+        .body(())
+        .unwrap();
+    let ses = sessions
+        .from_partition("persist:c", PartitionOptions::default())
+        .unwrap();
+    assert!(
+        ses.http_cache()
+            .store(&CacheKey::new("https://a.test/x"), &req, &res, &[7; 500])
+            .unwrap()
+    );
+    assert!(ses.cache_size() >= 500);
+    assert!(
+        user_data.join("Partitions/c/Cache").is_dir(),
+        "bodies live under Cache/"
+    );
+    ses.clear_cache().unwrap();
+    assert_eq!(ses.cache_size(), 0);
+    // cache: false stores nothing.
+    let off = sessions
+        .from_partition("nocache", PartitionOptions { cache: false })
+        .unwrap();
+    assert!(
+        !off.http_cache()
+            .store(&CacheKey::new("https://a.test/x"), &req, &res, b"x")
+            .unwrap()
+    );
+    assert_eq!(off.cache_size(), 0);
+}
