@@ -168,7 +168,8 @@ impl Session {
             });
         }));
         tracing::debug!(partition, storage = ?storage_path, "session created");
-        Ok(Session {
+
+        let session = Session {
             inner: Arc::new(Inner {
                 partition: partition.to_owned(),
                 kind,
@@ -184,7 +185,9 @@ impl Session {
                 participants: RwLock::new(Vec::new()),
                 http_cache,
             }),
-        })
+        };
+        housekeeping(&session.inner);
+        Ok(session)
     }
 
     fn settings(&self) -> std::sync::RwLockReadGuard<'_, Settings> {
@@ -571,6 +574,40 @@ impl Session {
             allow_credentials,
         })
     }
+}
+
+/// Sessions whose housekeeping (expired cookies, batched writes) runs on
+/// one background thread, every 10 seconds, for as long as they live.
+fn housekeeping(inner: &Arc<Inner>) {
+    use std::sync::{Mutex, OnceLock, Weak};
+    static SESSIONS: OnceLock<Mutex<Vec<Weak<Inner>>>> = OnceLock::new();
+    let list = SESSIONS.get_or_init(|| {
+        let spawned = std::thread::Builder::new()
+            .name("sesh-housekeeping".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(10));
+                    let Some(list) = SESSIONS.get() else { continue };
+                    let live: Vec<Arc<Inner>> = {
+                        let mut list = list.lock().unwrap_or_else(PoisonError::into_inner);
+                        list.retain(|w| w.strong_count() > 0);
+                        list.iter().filter_map(Weak::upgrade).collect()
+                    };
+                    for inner in live {
+                        if let Err(e) = inner.cookies.tick() {
+                            tracing::warn!(partition = %inner.partition, "cookie housekeeping: {e}");
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the housekeeping thread: {e}");
+        }
+        Mutex::new(Vec::new())
+    });
+    list.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Arc::downgrade(inner));
 }
 
 impl PartialEq for Session {

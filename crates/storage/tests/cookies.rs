@@ -722,3 +722,43 @@ fn a_damaged_stored_cookie_is_reported() {
     let err = CookieJar::open(backend).unwrap_err();
     assert!(err.to_string().contains("cookie"), "{err}");
 }
+
+#[test]
+fn batched_writes_reach_the_store_after_512_changes_or_30_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(SledBackend::open(dir.path().join("db")).unwrap());
+    let j = CookieJar::open(backend.clone()).unwrap();
+    let t = Arc::new(Mutex::new(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    ));
+    let c = t.clone();
+    j.set_clock(move || *c.lock().unwrap());
+    j.set_from_header(&u("https://a.test/"), "p=1; Max-Age=3600")
+        .unwrap();
+    assert!(backend.is_empty("cookies").unwrap(), "one change waits");
+    *t.lock().unwrap() += Duration::from_secs(29);
+    j.tick().unwrap();
+    assert!(
+        backend.is_empty("cookies").unwrap(),
+        "29 seconds is not yet 30"
+    );
+    *t.lock().unwrap() += Duration::from_secs(1);
+    j.tick().unwrap();
+    assert_eq!(
+        backend.len("cookies").unwrap(),
+        1,
+        "written after 30 seconds"
+    );
+    for i in 0..511 {
+        j.set_from_header(&u(&format!("https://s{i}.test/")), "q=1; Max-Age=3600")
+            .unwrap();
+    }
+    assert_eq!(backend.len("cookies").unwrap(), 1, "511 changes wait");
+    j.set_from_header(&u("https://last.test/"), "q=1; Max-Age=3600")
+        .unwrap();
+    assert_eq!(
+        backend.len("cookies").unwrap(),
+        513,
+        "the 512th change writes the batch"
+    );
+}

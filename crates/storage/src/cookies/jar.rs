@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -236,7 +236,8 @@ struct State {
     by_key: HashMap<String, Vec<Stored>>,
     count: usize,
     pending: Batch,
-    pending_since: Option<Instant>,
+    /// When the oldest pending write was made (the jar's clock, µs).
+    pending_since: Option<i64>,
 }
 
 /// A session's cookies, with Chromium's rules.
@@ -597,23 +598,29 @@ impl CookieJar {
     fn pending_insert(&self, state: &mut State, key: Vec<u8>, value: Vec<u8>) {
         if self.persistent {
             state.pending.insert(key, value);
-            state.pending_since.get_or_insert_with(Instant::now);
+            let now = self.now_us();
+            state.pending_since.get_or_insert(now);
         }
     }
 
     fn pending_remove(&self, state: &mut State, key: Vec<u8>) {
         if self.persistent {
             state.pending.remove(key);
-            state.pending_since.get_or_insert_with(Instant::now);
+            let now = self.now_us();
+            state.pending_since.get_or_insert(now);
         }
     }
 
     fn maybe_commit(&self, state: &mut State) -> crate::Result<()> {
-        let due = state.pending.len() >= FLUSH_EVERY_OPS
-            || state
-                .pending_since
-                .is_some_and(|t| t.elapsed() >= FLUSH_EVERY);
+        let due = state.pending.len() >= FLUSH_EVERY_OPS || self.waited_long_enough(state);
         if due { self.commit(state) } else { Ok(()) }
+    }
+
+    fn waited_long_enough(&self, state: &State) -> bool {
+        let limit = i64::try_from(FLUSH_EVERY.as_micros()).unwrap_or(i64::MAX);
+        state
+            .pending_since
+            .is_some_and(|since| self.now_us().saturating_sub(since) >= limit)
     }
 
     fn commit(&self, state: &mut State) -> crate::Result<()> {
@@ -759,6 +766,22 @@ impl CookieJar {
         let n = changes.len();
         self.notify(changes);
         n
+    }
+
+    /// Housekeeping a session runs on a timer: removes expired cookies and
+    /// writes changes that have waited 30 seconds.
+    ///
+    /// # Errors
+    ///
+    /// When pending changes cannot be written (they are kept for the next
+    /// try).
+    pub fn tick(&self) -> crate::Result<()> {
+        self.purge_expired();
+        let mut state = self.lock();
+        if self.waited_long_enough(&state) {
+            self.commit(&mut state)?;
+        }
+        Ok(())
     }
 
     /// Removes every expired cookie now (a session runs this on a timer).
