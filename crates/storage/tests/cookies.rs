@@ -762,3 +762,40 @@ fn batched_writes_reach_the_store_after_512_changes_or_30_seconds() {
         "the 512th change writes the batch"
     );
 }
+
+#[test]
+fn site_context_from_the_request() {
+    let req = u("https://api.shop.test/cart");
+    let same = u("https://www.shop.test/");
+    let other = u("https://evil.test/");
+    let http_same = u("http://www.shop.test/");
+    assert_eq!(
+        SiteContext::for_request(&req, Some(&same), false, "POST"),
+        SiteContext::SameSite
+    );
+    assert_eq!(
+        SiteContext::for_request(&req, None, false, "GET"),
+        SiteContext::SameSite
+    );
+    assert_eq!(
+        SiteContext::for_request(&req, Some(&other), true, "GET"),
+        SiteContext::CrossSiteTopLevel { safe_method: true }
+    );
+    assert_eq!(
+        SiteContext::for_request(&req, Some(&other), true, "post"),
+        SiteContext::CrossSiteTopLevel { safe_method: false }
+    );
+    assert_eq!(
+        SiteContext::for_request(&req, Some(&other), false, "GET"),
+        SiteContext::CrossSite
+    );
+    assert_eq!(
+        SiteContext::for_request(&req, Some(&http_same), false, "GET"),
+        SiteContext::CrossSite,
+        "schemeful: http and https differ"
+    );
+    assert_eq!(
+        SiteContext::for_request(&u("wss://api.shop.test/s"), Some(&same), false, "GET"),
+        SiteContext::SameSite
+    );
+}

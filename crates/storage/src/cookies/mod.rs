@@ -96,6 +96,50 @@ pub enum SiteContext {
     CrossSite,
 }
 
+impl SiteContext {
+    /// The context of a request to `url`, as Chromium decides it: same-site
+    /// when the site for cookies (the top-level page's URL; `None` for a
+    /// request without a page, which counts as same-site) has the same
+    /// scheme and registrable domain as `url`; otherwise a cross-site
+    /// top-level navigation (with whether `method` is safe) or a cross-site
+    /// subresource.
+    pub fn for_request(
+        url: &url::Url,
+        site_for_cookies: Option<&url::Url>,
+        top_level_navigation: bool,
+        method: &str,
+    ) -> SiteContext {
+        let same = match site_for_cookies {
+            None => true,
+            Some(site) => schemeful_site(site) == schemeful_site(url),
+        };
+        if same {
+            SiteContext::SameSite
+        } else if top_level_navigation {
+            SiteContext::CrossSiteTopLevel {
+                safe_method: matches!(
+                    method.to_ascii_uppercase().as_str(),
+                    "GET" | "HEAD" | "OPTIONS" | "TRACE"
+                ),
+            }
+        } else {
+            SiteContext::CrossSite
+        }
+    }
+}
+
+/// Scheme (ws counted as http, wss as https) and registrable domain.
+fn schemeful_site(url: &url::Url) -> Option<(String, String)> {
+    let scheme = match url.scheme() {
+        "ws" => "http",
+        "wss" => "https",
+        other => other,
+    };
+    let host = url.host_str()?.to_ascii_lowercase();
+    let site = psl::domain_str(&host).map_or(host.clone(), str::to_owned);
+    Some((scheme.to_owned(), site))
+}
+
 /// What a cookie read may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CookieOptions {
