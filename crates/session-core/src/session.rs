@@ -123,6 +123,7 @@ impl Session {
         options: PartitionOptions,
         app_name: &str,
         app_version: &str,
+        cache_max_bytes: u64,
     ) -> Result<Session> {
         let (backend, lock): (Arc<dyn Backend>, _) = match &storage_path {
             Some(dir) => {
@@ -155,7 +156,7 @@ impl Session {
             storage_path.as_ref().map(|p| p.join(CACHE_DIR)),
             HttpCacheOptions {
                 enabled: options.cache,
-                ..HttpCacheOptions::default()
+                max_bytes: cache_max_bytes,
             },
         )?;
         let cookies = CookieJar::open(backend.clone())?;

@@ -29,6 +29,7 @@ struct SessionsInner {
     user_data_dir: PathBuf,
     app_name: String,
     app_version: String,
+    cache_max_bytes: u64,
     sessions: Mutex<HashMap<Key, Session>>,
 }
 
@@ -58,6 +59,7 @@ pub struct SessionsBuilder {
     user_data_dir: Option<PathBuf>,
     app_name: String,
     app_version: String,
+    cache_max_bytes: u64,
 }
 
 impl Default for SessionsBuilder {
@@ -66,6 +68,7 @@ impl Default for SessionsBuilder {
             user_data_dir: None,
             app_name: "sesh".to_owned(),
             app_version: env!("CARGO_PKG_VERSION").to_owned(),
+            cache_max_bytes: sesh_storage::http_cache::HttpCacheOptions::default().max_bytes,
         }
     }
 }
@@ -82,6 +85,12 @@ impl SessionsBuilder {
     /// The application's version, for the default user agent.
     pub fn app_version(mut self, version: impl Into<String>) -> Self {
         self.app_version = version.into();
+        self
+    }
+
+    /// The most bytes each session's HTTP cache keeps (default 256 MiB).
+    pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
+        self.cache_max_bytes = bytes;
         self
     }
 
@@ -116,6 +125,7 @@ impl SessionsBuilder {
                 user_data_dir: dir,
                 app_name: self.app_name,
                 app_version: self.app_version,
+                cache_max_bytes: self.cache_max_bytes,
                 sessions: Mutex::new(HashMap::new()),
             }),
         })
@@ -197,6 +207,7 @@ impl Sessions {
             options,
             &self.inner.app_name,
             &self.inner.app_version,
+            self.inner.cache_max_bytes,
         )?;
         sessions.insert(key, session.clone());
         Ok(session)

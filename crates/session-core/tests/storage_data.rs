@@ -322,3 +322,30 @@ fn the_http_cache_follows_the_partition() {
     );
     assert_eq!(off.cache_size(), 0);
 }
+
+#[test]
+fn the_cache_cap_is_configurable() {
+    use sesh_core::storage::http_cache::CacheKey;
+    let tmp = tempfile::tempdir().unwrap();
+    let sessions = Sessions::builder()
+        .user_data_dir(tmp.path())
+        .cache_max_bytes(4_000)
+        .build()
+        .unwrap();
+    let ses = sessions
+        .from_partition("m", PartitionOptions::default())
+        .unwrap();
+    let res = http::Response::builder()
+        .header("cache-control", "max-age=600")
+        .body(())
+        .unwrap();
+    for i in 0..5 {
+        let url = format!("https://a.test/{i}");
+        let req = http::Request::get(&url).body(()).unwrap();
+        ses.http_cache()
+            .store(&CacheKey::new(url), &req, &res, &[0; 1000])
+            .unwrap();
+    }
+    assert!(ses.cache_size() <= 4_000, "{}", ses.cache_size());
+    assert!(ses.http_cache().len() < 5);
+}
