@@ -1,10 +1,9 @@
 //! `sesh cert`: a real TLS server on 127.0.0.1, certificates from rcgen.
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
+use sesh_test_support::{Ca, ServerOptions, serve_tls};
 
 use crate::{sesh, stderr, stdout};
 
@@ -15,51 +14,16 @@ struct Server {
 
 /// A server for `app.test` whose certificate comes from a fresh private CA.
 fn server() -> Server {
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "cli test CA");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
-    let mut params = rcgen::CertificateParams::new(vec!["app.test".to_string()]).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "app.test");
-    let key = rcgen::KeyPair::generate().unwrap();
-    let leaf = params.signed_by(&key, &issuer).unwrap();
-    let chain: Vec<CertificateDer<'static>> = vec![leaf.der().clone(), ca.der().clone()];
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        chain,
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-    )
-    .unwrap();
-    let config = Arc::new(config);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let Ok(mut conn) = rustls::ServerConnection::new(config.clone()) else {
-                continue;
-            };
-            while conn.is_handshaking() {
-                if conn.complete_io(&mut stream).is_err() {
-                    break;
-                }
-            }
-        }
-    });
+    let ca = Ca::root("cli test CA");
+    let leaf = ca.leaf(&["app.test"]);
+    let addr = serve_tls(
+        vec![leaf.der.clone(), ca.der.clone()],
+        &leaf.key,
+        ServerOptions::default(),
+    );
     Server {
         addr,
-        ca_pem: ca.pem(),
+        ca_pem: ca.pem,
     }
 }
 

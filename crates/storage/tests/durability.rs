@@ -4,10 +4,8 @@
 //! so on stdout and then waits to be killed; the parent kills it with
 //! SIGKILL at once and reopens the store.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use sesh_storage::{Backend, SledBackend};
+use sesh_test_support::run_child_until;
 
 const CHILD_ENV: &str = "SESH_STORAGE_DURABILITY_CHILD_DB";
 const KEYS: u32 = 5_000;
@@ -16,31 +14,11 @@ const KEYS: u32 = 5_000;
 fn flushed_writes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "durability::child_writes_flushes_and_waits",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, &path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut flushed = false;
-    for line in BufReader::new(stdout).lines() {
-        // libtest prints "test NAME ... " before the child's own output.
-        if line.unwrap().trim_end().ends_with("FLUSHED") {
-            flushed = true;
-            break;
-        }
-    }
-    // std's kill sends SIGKILL on Unix: no destructor, no exit handler runs.
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
+    let (flushed, status) = run_child_until(
+        "durability::child_writes_flushes_and_waits",
+        (CHILD_ENV, &path),
+        "FLUSHED",
+    );
     assert!(flushed, "the child never reported its flush ({status})");
     assert!(!status.success(), "the child ended by itself ({status})");
 
@@ -77,25 +55,11 @@ fn flushed_cookies_survive_sigkill() {
     use sesh_storage::cookies::{CookieJar, CookieOptions};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "durability::cookie_child_sets_flushes_and_waits",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(COOKIE_CHILD_ENV, &path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let flushed = BufReader::new(stdout)
-        .lines()
-        .any(|l| l.unwrap().trim_end().ends_with("FLUSHED"));
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
+    let (flushed, status) = run_child_until(
+        "durability::cookie_child_sets_flushes_and_waits",
+        (COOKIE_CHILD_ENV, &path),
+        "FLUSHED",
+    );
     assert!(flushed, "the child never reported its flush ({status})");
     let jar = CookieJar::open(std::sync::Arc::new(SledBackend::open(&path).unwrap())).unwrap();
     assert_eq!(
