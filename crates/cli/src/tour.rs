@@ -37,7 +37,7 @@ pub(crate) fn run(sessions: &Sessions) -> anyhow::Result<()> {
     sessions_and_partitions(sessions)?;
     settings(sessions)?;
     events(sessions)?;
-    proxies()?;
+    proxies(sessions)?;
     tls(sessions)?;
     cookies(sessions)?;
     println!();
@@ -142,20 +142,18 @@ impl HostResolver for OfflineResolver {
     }
 }
 
-fn proxies() -> anyhow::Result<()> {
+fn proxies(sessions: &Sessions) -> anyhow::Result<()> {
     chapter(4, "Proxies: rules, bypass lists and PAC scripts");
-    let resolver = ProxyResolver::new(Arc::new(LocalFetcher)).with_pac_options(PacOptions {
-        resolver: Arc::new(OfflineResolver),
-        ..PacOptions::default()
-    });
+    let ses = sessions.from_partition("tour-scratch", PartitionOptions::default())?;
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let rules = "http=proxy:3128;https=socks5://socks.example;socks=fallback:1080";
     let bypass = "*.internal, 192.168.0.0/16, <local>";
-    resolver.set_proxy(ProxyConfig {
+    runtime.block_on(ses.set_proxy(ProxyConfig {
         proxy_rules: Some(rules.into()),
         proxy_bypass_rules: Some(bypass.into()),
         ..Default::default()
-    });
-    println!("setProxy({{ proxyRules: '{rules}', proxyBypassRules: '{bypass}' }})");
+    }))?;
+    println!("ses.setProxy({{ proxyRules: '{rules}', proxyBypassRules: '{bypass}' }})");
     for url in [
         "http://example.com/",
         "https://example.com/",
@@ -165,9 +163,21 @@ fn proxies() -> anyhow::Result<()> {
         "http://printer/",
         "http://localhost:8080/",
     ] {
-        println!("  resolveProxy({url:<28}) → {}", resolver.resolve(url)?);
+        let answer = runtime.block_on(ses.resolve_proxy(url))?;
+        println!("  ses.resolveProxy({url:<28}) → {answer}");
     }
+    let default = sessions.default_session()?;
+    let answer = runtime.block_on(default.resolve_proxy("http://example.com/"))?;
+    println!(
+        "  defaultSession.resolveProxy(http://example.com/) → {answer} (each session has its own)"
+    );
 
+    // The resolver also stands alone; this one answers PAC DNS look-ups
+    // "not found" so that the tour stays offline.
+    let resolver = ProxyResolver::new(Arc::new(LocalFetcher)).with_pac_options(PacOptions {
+        resolver: Arc::new(OfflineResolver),
+        ..PacOptions::default()
+    });
     let pac_path = std::env::temp_dir().join(format!("sesh-tour-{}.pac", std::process::id()));
     std::fs::write(&pac_path, CORP_PAC)
         .with_context(|| format!("cannot write {}", pac_path.display()))?;

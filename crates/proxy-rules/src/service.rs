@@ -1,8 +1,11 @@
 //! `ProxyResolver`: a configuration in force, and Chromium's answer for a URL.
 
+#[cfg(feature = "pac")]
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+#[cfg(feature = "pac")]
+use std::sync::Mutex;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use url::Url;
 
@@ -58,6 +61,7 @@ enum Active {
 pub struct ProxyResolver {
     config: RwLock<(ProxyConfig, Arc<Active>)>,
     /// PAC answers already parsed: a script returns few distinct strings.
+    #[cfg(feature = "pac")]
     parsed: Mutex<HashMap<String, ProxyList>>,
     fetcher: Arc<dyn PacFetcher>,
     env: EnvReader,
@@ -85,6 +89,7 @@ impl ProxyResolver {
     pub fn new(fetcher: Arc<dyn PacFetcher>) -> Self {
         ProxyResolver {
             config: RwLock::new((ProxyConfig::default(), Arc::new(Active::Direct))),
+            #[cfg(feature = "pac")]
             parsed: Mutex::new(HashMap::new()),
             fetcher,
             env: Arc::new(|name| std::env::var(name).ok()),
@@ -200,7 +205,7 @@ impl ProxyResolver {
         let script =
             fetched.and_then(|text| PacScript::load(&text, self.pac_options.clone()).map(Arc::new));
         #[cfg(not(feature = "pac"))]
-        let script = fetched.and_then(|_| Err(Error::PacUnavailable));
+        let script = fetched.and(Err(Error::PacUnavailable));
         if let Err(e) = &script {
             tracing::warn!(target: "sesh::proxy", "{e}; requests go DIRECT");
         }
@@ -210,6 +215,7 @@ impl ProxyResolver {
         }
     }
 
+    #[cfg(feature = "pac")]
     fn parse_pac_answer(&self, answer: String) -> ProxyList {
         /// Enough for any sensible script; a script that returns ever new
         /// strings just clears the cache now and then.

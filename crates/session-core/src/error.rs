@@ -79,6 +79,15 @@ pub enum Error {
     /// A TLS setting was refused (`set_ssl_config`).
     #[error(transparent)]
     Tls(#[from] sesh_cert_verify::Error),
+    /// A proxy configuration or URL was refused.
+    #[error(transparent)]
+    Proxy(#[from] sesh_proxy_rules::Error),
+    /// Blocking work (a PAC script, a file) could not be run.
+    #[error("background work failed: {reason}")]
+    Blocking {
+        /// What the runtime said.
+        reason: String,
+    },
     /// The session's storage failed.
     #[error(transparent)]
     Storage(#[from] sesh_storage::Error),

@@ -57,4 +57,5 @@ pub use sessions::{
 pub use user_agent::{CHROME_VERSION, accept_language_header, default_user_agent};
 
 pub use sesh_cert_verify as tls;
+pub use sesh_proxy_rules as proxy;
 pub use sesh_storage as storage;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use sesh_cert_verify::{CertVerifier, SslConfig, VerifyRequest};
+use sesh_proxy_rules::{ProxyConfig, ProxyMode, ProxyResolver, Resolution};
 use sesh_storage::cookies::{CookieChange, CookieJar};
 use sesh_storage::http_cache::{HttpCache, HttpCacheOptions};
 use sesh_storage::origin::{OriginStorage, Quota, StorageArea, StorageKind};
@@ -78,6 +79,7 @@ struct Inner {
     origins: OriginStorage,
     participants: RwLock<Vec<Arc<dyn StorageParticipant>>>,
     http_cache: HttpCache,
+    proxy: Arc<ProxyResolver>,
 }
 
 /// The argument of `ses.clearStorageData(options)`; its JSON is Electron's.
@@ -185,6 +187,7 @@ impl Session {
                 origins,
                 participants: RwLock::new(Vec::new()),
                 http_cache,
+                proxy: Arc::new(system_proxy()),
             }),
         };
         housekeeping(&session.inner);
@@ -387,6 +390,74 @@ impl Session {
     /// to subscribers as [`SessionEvent::CookieChanged`].
     pub fn cookies(&self) -> &CookieJar {
         &self.inner.cookies
+    }
+
+    /// The session's proxy resolver (what `set_proxy` configures).
+    pub fn proxy_resolver(&self) -> &Arc<ProxyResolver> {
+        &self.inner.proxy
+    }
+
+    /// `ses.setProxy(config)`: applies `config` to the session. A PAC script
+    /// is fetched and loaded now (file: and data: URLs until the network
+    /// service fetches http(s) ones); when that fails, URLs go `DIRECT` and
+    /// [`Session::resolve_proxy_detailed`] reports why, as in Chromium.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Blocking`] when the work could not run (the runtime is
+    /// shutting down).
+    pub async fn set_proxy(&self, config: ProxyConfig) -> Result<()> {
+        let proxy = self.inner.proxy.clone();
+        tokio::task::spawn_blocking(move || proxy.set_proxy(config))
+            .await
+            .map_err(|e| Error::Blocking {
+                reason: e.to_string(),
+            })
+    }
+
+    /// `ses.forceReloadProxyConfig()`: applies the configuration again,
+    /// fetching the PAC script again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::set_proxy`].
+    pub async fn force_reload_proxy_config(&self) -> Result<()> {
+        let proxy = self.inner.proxy.clone();
+        tokio::task::spawn_blocking(move || proxy.reload())
+            .await
+            .map_err(|e| Error::Blocking {
+                reason: e.to_string(),
+            })
+    }
+
+    /// `ses.resolveProxy(url)`: Chromium's answer for `url`
+    /// (`PROXY foopy:80;DIRECT`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Proxy`] when `url` does not parse.
+    pub async fn resolve_proxy(&self, url: &str) -> Result<String> {
+        Ok(self.resolve_proxy_detailed(url).await?.to_string())
+    }
+
+    /// [`Session::resolve_proxy`] with the typed list and, when the answer is
+    /// a fallback, the PAC error behind it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::resolve_proxy`].
+    pub async fn resolve_proxy_detailed(&self, url: &str) -> Result<Resolution> {
+        let proxy = self.inner.proxy.clone();
+        let url = url.to_owned();
+        let resolution = tokio::task::spawn_blocking(move || proxy.resolve(&url))
+            .await
+            .map_err(|e| Error::Blocking {
+                reason: e.to_string(),
+            })??;
+        if let Some(e) = &resolution.error {
+            tracing::warn!(partition = %self.inner.partition, "{e}; going DIRECT");
+        }
+        Ok(resolution)
     }
 
     /// The session's HTTP cache (disabled when the partition was created
@@ -686,4 +757,16 @@ fn path_to_bytes(path: &Path) -> Vec<u8> {
 #[cfg(not(unix))]
 fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A new session follows the system's proxy settings until `set_proxy`, as
+/// in Chromium: the desktop's on a GNOME-family desktop, else the
+/// environment (`http_proxy`, `no_proxy`, `auto_proxy`…).
+fn system_proxy() -> ProxyResolver {
+    let resolver = ProxyResolver::default();
+    resolver.set_proxy(ProxyConfig {
+        mode: Some(ProxyMode::System),
+        ..ProxyConfig::default()
+    });
+    resolver
 }

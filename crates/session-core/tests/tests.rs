@@ -5,6 +5,7 @@ mod events;
 mod global;
 mod locking;
 mod partitions;
+mod proxy;
 mod settings;
 mod storage_data;
 
