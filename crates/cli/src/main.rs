@@ -6,6 +6,7 @@
 
 mod cert;
 mod cookies;
+mod download_name;
 mod resolve_proxy;
 mod tour;
 
@@ -51,6 +52,8 @@ enum Command {
     /// Read and write the session's cookies.
     #[command(subcommand)]
     Cookies(cookies::CookiesCommand),
+    /// Print the name a download is saved under, as Chromium picks it.
+    DownloadName(download_name::Args),
     /// Print what ses.resolveProxy(url) answers for each URL.
     ResolveProxy(resolve_proxy::Args),
     /// The session's HTTP cache.
@@ -199,6 +202,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ses.flush_storage()?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::DownloadName(args) => download_name::run(args).map(|()| ExitCode::SUCCESS),
         Command::ResolveProxy(args) => resolve_proxy::run(args).map(|()| ExitCode::SUCCESS),
         Command::Tour => tour::run(&sessions(&cli)?).map(|()| ExitCode::SUCCESS),
     }

@@ -40,6 +40,7 @@ pub(crate) fn run(sessions: &Sessions) -> anyhow::Result<()> {
     proxies(sessions)?;
     tls(sessions)?;
     cookies(sessions)?;
+    download_names(sessions)?;
     println!();
     println!("End of the tour. `sesh --help` lists the commands.");
     Ok(())
@@ -423,4 +424,63 @@ fn cookies(sessions: &Sessions) -> anyhow::Result<()> {
     );
     ses.flush_storage()?;
     Ok(())
+}
+
+fn download_names(sessions: &Sessions) -> anyhow::Result<()> {
+    use sesh::downloads::{generate_file_name, unique_path};
+
+    chapter(7, "Download names, as Chromium picks them");
+    let cases: [(&str, Option<&str>, Option<&str>); 7] = [
+        ("https://example.com/files/report.pdf", None, None),
+        (
+            "https://example.com/export.php?id=7",
+            None,
+            Some("text/csv"),
+        ),
+        ("https://example.com/dir/", None, Some("text/html")),
+        (
+            "https://example.com/get",
+            Some("attachment; filename*=UTF-8''%E2%82%AC%20rates.pdf"),
+            None,
+        ),
+        (
+            "https://example.com/get",
+            Some("attachment; filename==?UTF-8?Q?=E8=8A=B8=E8=A1=93_3=2Epng?="),
+            None,
+        ),
+        (
+            "https://evil.example/get",
+            Some("attachment; filename=\"../../.ssh/authorized_keys\""),
+            None,
+        ),
+        ("https://evil.example/%E2%80%AEfdp.exe", None, None),
+    ];
+    for (url, cd, mime) in cases {
+        let name = generate_file_name(&url.parse()?, cd.map(str::as_bytes), mime);
+        let mut from = url.to_owned();
+        if let Some(cd) = cd {
+            from.push_str(&format!("  Content-Disposition: {cd}"));
+        }
+        if let Some(mime) = mime {
+            from.push_str(&format!("  Content-Type: {mime}"));
+        }
+        println!("  {from}\n      → {name}");
+    }
+    // Names already taken in the download directory get a number.
+    let dir = sessions
+        .user_data_dir()
+        .join(format!("tour-downloads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let result = (|| -> anyhow::Result<()> {
+        for _ in 0..3 {
+            let path = unique_path(&dir, "report.pdf")?;
+            std::fs::File::create_new(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            println!("  three downloads of report.pdf: {name}");
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }

@@ -63,6 +63,11 @@ pub mod tls {
     pub use sesh_cert_verify::*;
 }
 
+/// Downloads: the name Chromium gives a download and a free path for it.
+pub mod downloads {
+    pub use sesh_downloads::*;
+}
+
 /// Session storage: the key-value [`storage::Backend`] on sled or memory.
 pub mod storage {
     pub use sesh_storage::*;

@@ -1,0 +1,30 @@
+//! Downloads for sesh, Electron's `DownloadItem` world: today, the name a
+//! download is saved under, exactly as Chromium picks it.
+//!
+//! A server decides much of a download's name (`Content-Disposition`, the
+//! URL, the `Content-Type`), so the name is both a compatibility question
+//! (apps and users expect the name Chrome would give) and a safety one (a
+//! hostile header must never escape the download directory).
+//! [`generate_file_name`] answers both, as Chromium's `GenerateFileName`
+//! does for an Electron download, and [`unique_path`] finds a free
+//! `name (1).ext` beside an existing file.
+//!
+//! ```
+//! use sesh_downloads::generate_file_name;
+//! use url::Url;
+//!
+//! let url = Url::parse("https://example.com/files/get?id=3").unwrap();
+//! let cd = b"attachment; filename*=UTF-8''%E2%82%AC%20rates.pdf";
+//! assert_eq!(generate_file_name(&url, Some(cd), None), "\u{20ac} rates.pdf");
+//! assert_eq!(generate_file_name(&url, None, Some("text/html; charset=utf-8")), "get.html");
+//! ```
+
+mod disposition;
+mod filename;
+mod mime;
+mod unique;
+
+pub use disposition::content_disposition_filename;
+pub use filename::{DEFAULT_FILE_NAME, generate_file_name};
+pub use mime::{extensions_for, preferred_extension};
+pub use unique::{MAX_NAME_BYTES, PARTIAL_SUFFIX, unique_path};

@@ -1,0 +1,4 @@
+//! Integration tests of sesh-downloads.
+
+mod names;
+mod unique;
