@@ -168,16 +168,23 @@ fn open_sled(config: &sled::Config) -> std::result::Result<sled::Result<sled::Db
     loop {
         let opened = catch_unwind(AssertUnwindSafe(|| config.open())).map_err(|_| ())?;
         match opened {
-            Err(sled::Error::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    && start.elapsed() < RELOCK_PATIENCE =>
-            {
+            Err(sled::Error::Io(e)) if lock_is_busy(&e) && start.elapsed() < RELOCK_PATIENCE => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(100));
             }
             other => return Ok(other),
         }
     }
+}
+
+/// Whether opening failed only because the file lock is held. sled reports
+/// it as an `Other` error whose text carries the `WouldBlock` of `flock`.
+fn lock_is_busy(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock
+        || (e.kind() == std::io::ErrorKind::Other && {
+            let text = e.to_string();
+            text.starts_with("could not acquire lock") && text.contains("WouldBlock")
+        })
 }
 
 fn open_error(path: PathBuf, e: sled::Error) -> Error {

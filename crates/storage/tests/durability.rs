@@ -89,3 +89,22 @@ fn cookie_child_sets_flushes_and_waits() {
     std::thread::sleep(std::time::Duration::from_secs(60));
     panic!("not killed within a minute");
 }
+
+/// Opening a database whose lock is still held (sled's threads let go of it
+/// shortly after the last handle of this process is dropped) waits for it
+/// rather than failing.
+#[test]
+fn opening_waits_for_a_lock_released_shortly_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let first = SledBackend::open(&path).unwrap();
+    first.insert("t", b"k", b"v").unwrap();
+    first.flush().unwrap();
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(first);
+    });
+    let second = SledBackend::open(&path).unwrap();
+    holder.join().unwrap();
+    assert_eq!(second.get("t", b"k").unwrap().as_deref(), Some(&b"v"[..]));
+}
