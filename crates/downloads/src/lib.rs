@@ -1,5 +1,7 @@
-//! Downloads for sesh, Electron's `DownloadItem` world: today, the name a
-//! download is saved under, exactly as Chromium picks it.
+//! Downloads for sesh, Electron's `DownloadItem` world: the name a download
+//! is saved under, exactly as Chromium picks it, and the parts a download
+//! manager is built from: the `.crdownload` file, Chromium's resume rules
+//! and its speed estimate.
 //!
 //! A server decides much of a download's name (`Content-Disposition`, the
 //! URL, the `Content-Type`), so the name is both a compatibility question
@@ -8,6 +10,13 @@
 //! [`generate_file_name`] answers both, as Chromium's `GenerateFileName`
 //! does for an Electron download, and [`unique_path`] finds a free
 //! `name (1).ext` beside an existing file.
+//!
+//! [`PartialFile`] writes the bytes beside the target and gives them the
+//! final name only when complete, never over another file.
+//! [`Validators`], [`resume_headers`] and [`check_response`] decide how an
+//! interrupted download continues (`Range` with `If-Range`; 206 appends,
+//! 200 starts over) and map failures to Chromium's [`InterruptReason`]s;
+//! [`RateEstimator`] is `getCurrentBytesPerSecond()`'s moving window.
 //!
 //! ```
 //! use sesh_downloads::generate_file_name;
@@ -22,9 +31,15 @@
 mod disposition;
 mod filename;
 mod mime;
+mod partial;
+mod resume;
+mod speed;
 mod unique;
 
 pub use disposition::content_disposition_filename;
 pub use filename::{DEFAULT_FILE_NAME, generate_file_name};
 pub use mime::{extensions_for, preferred_extension};
+pub use partial::{PartialFile, partial_path};
+pub use resume::{BodyStart, InterruptReason, Validators, check_response, resume_headers};
+pub use speed::RateEstimator;
 pub use unique::{MAX_NAME_BYTES, PARTIAL_SUFFIX, unique_path};

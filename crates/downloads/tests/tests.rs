@@ -1,4 +1,7 @@
 //! Integration tests of sesh-downloads.
 
 mod names;
+mod partial;
+mod resume;
+mod speed;
 mod unique;

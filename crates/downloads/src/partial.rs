@@ -1,0 +1,192 @@
+//! The file a download writes: `NAME.crdownload` beside the target,
+//! renamed to `NAME` only when complete.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::resume::InterruptReason;
+use crate::unique::PARTIAL_SUFFIX;
+
+/// Bytes buffered before a write reaches the file.
+const BUFFER: usize = 1 << 20;
+
+/// A download's bytes on disk, in `target` + [`PARTIAL_SUFFIX`]. A crash
+/// leaves at most that partial file: nothing ever appears under the final
+/// name until [`PartialFile::finish`].
+#[derive(Debug)]
+pub struct PartialFile {
+    target: PathBuf,
+    partial: PathBuf,
+    file: BufWriter<File>,
+    received: u64,
+}
+
+/// The partial file's path for `target`.
+pub fn partial_path(target: &Path) -> PathBuf {
+    let mut name = target.as_os_str().to_owned();
+    name.push(PARTIAL_SUFFIX);
+    PathBuf::from(name)
+}
+
+impl PartialFile {
+    /// Starts a download of `target`: creates its partial file, which must
+    /// not exist yet.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error; `AlreadyExists` when the partial file exists (another
+    /// download is writing it).
+    pub fn create(target: &Path) -> io::Result<Self> {
+        let partial = partial_path(target);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial)?;
+        Ok(Self::with(target, partial, file, 0))
+    }
+
+    /// Opens the partial file of an interrupted download of `target` to
+    /// continue after `offset` bytes; anything beyond them is cut off.
+    ///
+    /// # Errors
+    ///
+    /// [`InterruptReason::FileTooShort`] when the file is missing or holds
+    /// fewer than `offset` bytes (the download must start again from
+    /// zero); [`InterruptReason::FileFailed`] for other I/O errors.
+    pub fn reopen(target: &Path, offset: u64) -> Result<Self, InterruptReason> {
+        let partial = partial_path(target);
+        let mut file = match OpenOptions::new().write(true).open(&partial) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(InterruptReason::FileTooShort);
+            }
+            Err(_) => return Err(InterruptReason::FileFailed),
+        };
+        let len = file
+            .metadata()
+            .map_err(|_| InterruptReason::FileFailed)?
+            .len();
+        if len < offset {
+            return Err(InterruptReason::FileTooShort);
+        }
+        file.set_len(offset)
+            .and_then(|()| file.seek(SeekFrom::Start(offset)))
+            .map_err(|_| InterruptReason::FileFailed)?;
+        Ok(Self::with(target, partial, file, offset))
+    }
+
+    fn with(target: &Path, partial: PathBuf, file: File, received: u64) -> Self {
+        PartialFile {
+            target: target.to_owned(),
+            partial,
+            file: BufWriter::with_capacity(BUFFER, file),
+            received,
+        }
+    }
+
+    /// Appends `bytes`.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error (the disk is full…).
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.received += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Throws away what was received, to start again from zero (the server
+    /// answered a resume with the whole resource).
+    ///
+    /// # Errors
+    ///
+    /// The I/O error.
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        let file = self.file.get_mut();
+        file.set_len(0)?;
+        file.seek(SeekFrom::Start(0))?;
+        self.received = 0;
+        Ok(())
+    }
+
+    /// The bytes received so far (buffered ones included).
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Where the bytes go until the download completes.
+    pub fn partial_path(&self) -> &Path {
+        &self.partial
+    }
+
+    /// Where the file goes when complete.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Writes the buffer out and makes the bytes durable, so that an
+    /// interruption recorded now can resume from [`PartialFile::received`].
+    ///
+    /// # Errors
+    ///
+    /// The I/O error.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        self.file.get_ref().sync_data()
+    }
+
+    /// Completes the download: the bytes become durable and the partial
+    /// file takes the target's name, never replacing a file that appeared
+    /// there meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// `AlreadyExists` when the target exists (the partial file is kept, so
+    /// that the caller can pick another name); other I/O errors.
+    pub fn finish(mut self) -> io::Result<PathBuf> {
+        self.sync()?;
+        // A hard link fails if the target exists: no window in which another
+        // file could be replaced. File systems without hard links get a
+        // rename after a check.
+        match std::fs::hard_link(&self.partial, &self.target) {
+            Ok(()) => std::fs::remove_file(&self.partial)?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
+            Err(_) => {
+                if self.target.symlink_metadata().is_ok() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!("{} exists", self.target.display()),
+                    ));
+                }
+                std::fs::rename(&self.partial, &self.target)?;
+            }
+        }
+        if let Some(dir) = self.target.parent()
+            && let Ok(dir) = File::open(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            })
+        {
+            // Make the new name durable too; a failure here loses nothing
+            // that a crash would not.
+            let _ = dir.sync_all();
+        }
+        Ok(self.target)
+    }
+
+    /// Cancels: removes the partial file.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error, except that a partial file already gone is fine.
+    pub fn discard(self) -> io::Result<()> {
+        drop(self.file);
+        match std::fs::remove_file(&self.partial) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
