@@ -18,6 +18,11 @@
 //! 200 starts over) and map failures to Chromium's [`InterruptReason`]s;
 //! [`RateEstimator`] is `getCurrentBytesPerSecond()`'s moving window.
 //!
+//! [`DownloadItem`] puts them together: Electron's item (state, `updated` and
+//! `done` events, pause, resume, cancel, every getter) driving a transfer
+//! through a [`Transport`], which sesh-core provides with the session's
+//! network service.
+//!
 //! ```
 //! use sesh_downloads::generate_file_name;
 //! use url::Url;
@@ -30,6 +35,7 @@
 
 mod disposition;
 mod filename;
+mod item;
 mod mime;
 mod partial;
 mod resume;
@@ -38,6 +44,10 @@ mod unique;
 
 pub use disposition::content_disposition_filename;
 pub use filename::{DEFAULT_FILE_NAME, generate_file_name};
+pub use item::{
+    Body, BoxFuture, DownloadEvent, DownloadItem, DownloadState, FetchRequest, FetchResponse,
+    SaveTo, Transport,
+};
 pub use mime::{extensions_for, preferred_extension};
 pub use partial::{PartialFile, partial_path};
 pub use resume::{BodyStart, InterruptReason, Validators, check_response, resume_headers};

@@ -1,0 +1,631 @@
+//! `DownloadItem`: one download, its state, its events, and the task that
+//! moves its bytes through a [`Transport`].
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
+use http::{StatusCode, Version};
+use tokio::sync::{mpsc, watch};
+use url::Url;
+
+use crate::filename::generate_file_name;
+use crate::partial::PartialFile;
+use crate::resume::{BodyStart, InterruptReason, Validators, check_response, resume_headers};
+use crate::speed::RateEstimator;
+use crate::unique::unique_path;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A request the download makes.
+#[derive(Debug, Clone)]
+pub struct FetchRequest {
+    /// The URL (the first of the chain).
+    pub url: Url,
+    /// Headers to add (`Range` and `If-Range` when resuming).
+    pub headers: HeaderMap,
+}
+
+/// A response's head and its body.
+pub struct FetchResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// The HTTP version.
+    pub version: Version,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// Every URL of the request, redirects included; the last is the final
+    /// one. Empty means just the request's URL.
+    pub url_chain: Vec<Url>,
+    /// The body.
+    pub body: Box<dyn Body>,
+}
+
+/// A response body, read chunk by chunk: a download reads the next chunk
+/// only when it has written the last, so a paused download reads nothing.
+pub trait Body: Send {
+    /// The next chunk; `None` at the end.
+    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>, InterruptReason>>;
+}
+
+/// How a download reaches the network. sesh-core implements it with the
+/// session's network service (proxies, TLS, cookies apply).
+pub trait Transport: Send + Sync + 'static {
+    /// Sends `request` and returns the response head and body.
+    fn fetch(
+        &self,
+        request: FetchRequest,
+    ) -> BoxFuture<'static, Result<FetchResponse, InterruptReason>>;
+}
+
+/// `item.getState()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DownloadState {
+    /// In progress (also while paused).
+    Progressing,
+    /// Finished; the file has its name.
+    Completed,
+    /// Cancelled; the partial file is gone.
+    Cancelled,
+    /// Stopped by an error; live and resumable when
+    /// [`DownloadItem::can_resume`] says so.
+    Interrupted,
+}
+
+impl DownloadState {
+    /// Electron's string: `progressing`, `completed`, `cancelled`,
+    /// `interrupted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DownloadState::Progressing => "progressing",
+            DownloadState::Completed => "completed",
+            DownloadState::Cancelled => "cancelled",
+            DownloadState::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The item's events, in Electron's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownloadEvent {
+    /// `updated`: progress, a pause or resume, or a resumable interruption.
+    Updated(DownloadState),
+    /// `done`: a terminal state, exactly once.
+    Done(DownloadState),
+}
+
+/// Where a new download saves its file.
+#[derive(Debug, Clone)]
+pub enum SaveTo {
+    /// This exact path (`item.setSavePath`).
+    Path(PathBuf),
+    /// A free name in this directory, the one Chromium picks.
+    Directory(PathBuf),
+}
+
+struct State {
+    url_chain: Vec<Url>,
+    mime_type: String,
+    filename: String,
+    content_disposition: String,
+    save_path: PathBuf,
+    total: u64,
+    received: u64,
+    state: DownloadState,
+    paused: bool,
+    validators: Validators,
+    reason: Option<InterruptReason>,
+    start_time: f64,
+    end_time: f64,
+    speed: RateEstimator,
+    done: bool,
+}
+
+struct Inner {
+    transport: Arc<dyn Transport>,
+    state: Mutex<State>,
+    subscribers: Mutex<Vec<mpsc::UnboundedSender<DownloadEvent>>>,
+    pause: watch::Sender<bool>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    save_to: SaveTo,
+}
+
+/// One download: Electron's `DownloadItem`. A cheap handle; clones share
+/// the download.
+#[derive(Clone)]
+pub struct DownloadItem {
+    inner: Arc<Inner>,
+}
+
+fn now_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+impl DownloadItem {
+    /// Starts downloading `url` on the current tokio runtime. Subscribe
+    /// before yielding to the runtime to see every event.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn start(transport: Arc<dyn Transport>, url: Url, save_to: SaveTo) -> DownloadItem {
+        let item = Self::new(transport, vec![url], save_to, DownloadState::Progressing);
+        item.spawn(0);
+        item
+    }
+
+    fn new(
+        transport: Arc<dyn Transport>,
+        url_chain: Vec<Url>,
+        save_to: SaveTo,
+        state: DownloadState,
+    ) -> DownloadItem {
+        let save_path = match &save_to {
+            SaveTo::Path(p) => p.clone(),
+            SaveTo::Directory(_) => PathBuf::new(),
+        };
+        DownloadItem {
+            inner: Arc::new(Inner {
+                transport,
+                state: Mutex::new(State {
+                    url_chain,
+                    mime_type: String::new(),
+                    filename: String::new(),
+                    content_disposition: String::new(),
+                    save_path,
+                    total: 0,
+                    received: 0,
+                    state,
+                    paused: false,
+                    validators: Validators::default(),
+                    reason: None,
+                    start_time: now_seconds(),
+                    end_time: 0.0,
+                    speed: RateEstimator::new(Instant::now()),
+                    done: false,
+                }),
+                subscribers: Mutex::new(Vec::new()),
+                pause: watch::Sender::new(false),
+                task: Mutex::new(None),
+                save_to,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every event from now on, in order; none is dropped.
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<DownloadEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.inner
+            .subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(tx);
+        rx
+    }
+
+    fn emit(&self, event: DownloadEvent) {
+        self.inner
+            .subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|tx| tx.send(event).is_ok());
+    }
+
+    /// `getState()`.
+    pub fn state(&self) -> DownloadState {
+        self.lock().state
+    }
+
+    /// Why the download is interrupted, when it is.
+    pub fn interrupt_reason(&self) -> Option<InterruptReason> {
+        self.lock().reason
+    }
+
+    /// `getSavePath()` (empty until the response named the file).
+    pub fn save_path(&self) -> PathBuf {
+        self.lock().save_path.clone()
+    }
+
+    /// `getURL()`: the last URL of the chain.
+    pub fn url(&self) -> Url {
+        let s = self.lock();
+        s.url_chain
+            .last()
+            .cloned()
+            .unwrap_or_else(|| s.url_chain[0].clone())
+    }
+
+    /// `getURLChain()`.
+    pub fn url_chain(&self) -> Vec<Url> {
+        self.lock().url_chain.clone()
+    }
+
+    /// `getMimeType()`.
+    pub fn mime_type(&self) -> String {
+        self.lock().mime_type.clone()
+    }
+
+    /// `getFilename()`: the name Chromium suggests.
+    pub fn filename(&self) -> String {
+        self.lock().filename.clone()
+    }
+
+    /// `getContentDisposition()`.
+    pub fn content_disposition(&self) -> String {
+        self.lock().content_disposition.clone()
+    }
+
+    /// `getTotalBytes()` (0 when unknown).
+    pub fn total_bytes(&self) -> u64 {
+        self.lock().total
+    }
+
+    /// `getReceivedBytes()`.
+    pub fn received_bytes(&self) -> u64 {
+        self.lock().received
+    }
+
+    /// `getPercentComplete()`: -1 when the total is unknown, 100 once
+    /// complete.
+    pub fn percent_complete(&self) -> i32 {
+        let s = self.lock();
+        if s.state == DownloadState::Completed {
+            return 100;
+        }
+        match s.received.saturating_mul(100).checked_div(s.total) {
+            Some(percent) => i32::try_from(percent.min(100)).unwrap_or(100),
+            None => -1,
+        }
+    }
+
+    /// `getCurrentBytesPerSecond()`.
+    pub fn current_bytes_per_second(&self) -> u64 {
+        self.lock().speed.bytes_per_second(Instant::now())
+    }
+
+    /// `getETag()`.
+    pub fn etag(&self) -> String {
+        self.lock().validators.etag.clone()
+    }
+
+    /// `getLastModifiedTime()`.
+    pub fn last_modified_time(&self) -> String {
+        self.lock().validators.last_modified.clone()
+    }
+
+    /// `getStartTime()`: seconds since the Unix epoch.
+    pub fn start_time(&self) -> f64 {
+        self.lock().start_time
+    }
+
+    /// `getEndTime()`: seconds since the Unix epoch (0 until it ends).
+    pub fn end_time(&self) -> f64 {
+        self.lock().end_time
+    }
+
+    /// `isPaused()`.
+    pub fn is_paused(&self) -> bool {
+        self.lock().paused
+    }
+
+    /// `isDone()`: completed, cancelled, or interrupted beyond resuming.
+    pub fn is_done(&self) -> bool {
+        self.lock().done
+    }
+
+    /// `canResume()`: paused, or interrupted with bytes the server can be
+    /// asked to continue (or restart) from.
+    pub fn can_resume(&self) -> bool {
+        let s = self.lock();
+        match s.state {
+            DownloadState::Progressing => s.paused,
+            DownloadState::Interrupted => !s.done,
+            _ => false,
+        }
+    }
+
+    /// `pause()`: the transfer stops reading; the server sees no more reads.
+    pub fn pause(&self) {
+        {
+            let mut s = self.lock();
+            if s.state != DownloadState::Progressing || s.paused {
+                return;
+            }
+            s.paused = true;
+        }
+        self.inner.pause.send_replace(true);
+        self.emit(DownloadEvent::Updated(DownloadState::Progressing));
+    }
+
+    /// `resume()`: continues a paused download, or an interrupted one from
+    /// its received bytes (or from zero when the server cannot continue).
+    pub fn resume(&self) {
+        let offset = {
+            let mut s = self.lock();
+            match s.state {
+                DownloadState::Progressing if s.paused => {
+                    s.paused = false;
+                    None
+                }
+                DownloadState::Interrupted if !s.done => {
+                    let restart = s.reason.is_some_and(InterruptReason::restarts_from_zero)
+                        || !s.validators.can_continue();
+                    if restart {
+                        s.received = 0;
+                    }
+                    s.state = DownloadState::Progressing;
+                    s.paused = false;
+                    s.reason = None;
+                    Some(s.received)
+                }
+                _ => return,
+            }
+        };
+        self.inner.pause.send_replace(false);
+        self.emit(DownloadEvent::Updated(DownloadState::Progressing));
+        if let Some(offset) = offset {
+            self.spawn(offset);
+        }
+    }
+
+    /// `cancel()`: stops the transfer, removes the partial file, and ends
+    /// with `done('cancelled')`.
+    pub fn cancel(&self) {
+        let save_path = {
+            let mut s = self.lock();
+            if s.done {
+                return;
+            }
+            // Marked done first: a transfer that is finishing sees it and
+            // throws its file away instead of completing.
+            s.state = DownloadState::Cancelled;
+            s.reason = None;
+            s.done = true;
+            s.paused = false;
+            s.end_time = now_seconds();
+            s.save_path.clone()
+        };
+        if let Some(task) = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+        if !save_path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(crate::partial::partial_path(&save_path));
+        }
+        self.emit(DownloadEvent::Done(DownloadState::Cancelled));
+    }
+
+    fn interrupt(&self, reason: InterruptReason) {
+        {
+            let mut s = self.lock();
+            if s.done {
+                return;
+            }
+            s.state = DownloadState::Interrupted;
+            s.reason = Some(reason);
+            s.paused = false;
+        }
+        self.emit(DownloadEvent::Updated(DownloadState::Interrupted));
+    }
+
+    fn spawn(&self, offset: u64) {
+        let item = self.clone();
+        let task = tokio::spawn(async move {
+            if let Err(reason) = item.transfer(offset).await {
+                item.interrupt(reason);
+            }
+        });
+        *self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(task);
+    }
+
+    /// One request: from `offset`, to completion or an interruption.
+    async fn transfer(&self, offset: u64) -> Result<(), InterruptReason> {
+        let (url, validators) = {
+            let s = self.lock();
+            (s.url_chain[0].clone(), s.validators.clone())
+        };
+        let response = self
+            .inner
+            .transport
+            .fetch(FetchRequest {
+                url,
+                headers: resume_headers(offset, &validators),
+            })
+            .await?;
+        let start = check_response(response.status, &response.headers, offset)?;
+        let mut file = self.open_file(&response, start, offset)?;
+        if self.is_done() {
+            // Cancelled while the response was being read.
+            let _ = file.discard();
+            return Ok(());
+        }
+        let mut body = response.body;
+        let mut paused = self.inner.pause.subscribe();
+        loop {
+            // A paused download does not read: the server's writes stall.
+            while *paused.borrow_and_update() {
+                if paused.changed().await.is_err() {
+                    return Err(InterruptReason::UserShutdown);
+                }
+            }
+            let chunk = match body.next_chunk().await {
+                Ok(chunk) => chunk,
+                Err(reason) => {
+                    let _ = file.sync();
+                    self.lock().received = file.received();
+                    return Err(reason);
+                }
+            };
+            let Some(chunk) = chunk else { break };
+            file.write(&chunk).map_err(|e| file_reason(&e))?;
+            {
+                let mut s = self.lock();
+                s.received = file.received();
+                s.speed.record(Instant::now(), chunk.len() as u64);
+            }
+            self.emit(DownloadEvent::Updated(DownloadState::Progressing));
+        }
+        let (total, strong) = {
+            let s = self.lock();
+            (s.total, s.validators.can_continue())
+        };
+        if total > 0 && file.received() < total && strong {
+            let _ = file.sync();
+            return Err(InterruptReason::ServerContentLengthMismatch);
+        }
+        // Completion and cancel exclude each other through the state lock.
+        let mut s = self.lock();
+        if s.done {
+            drop(s);
+            let _ = file.discard();
+            return Ok(());
+        }
+        match file.finish() {
+            Ok(_) => {
+                s.state = DownloadState::Completed;
+                s.done = true;
+                s.end_time = now_seconds();
+                drop(s);
+                self.emit(DownloadEvent::Done(DownloadState::Completed));
+                Ok(())
+            }
+            Err(e) => Err(file_reason(&e)),
+        }
+    }
+
+    /// Records what the response says and opens the file its body goes to.
+    fn open_file(
+        &self,
+        response: &FetchResponse,
+        start: BodyStart,
+        offset: u64,
+    ) -> Result<PartialFile, InterruptReason> {
+        let header = |name| {
+            response
+                .headers
+                .get(name)
+                .map(|v: &http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default()
+        };
+        let content_length: Option<u64> = header(CONTENT_LENGTH).trim().parse().ok();
+        let mut s = self.lock();
+        if !response.url_chain.is_empty() {
+            s.url_chain = response.url_chain.clone();
+        }
+        let fresh = start == BodyStart::FromZero;
+        if fresh {
+            s.validators =
+                Validators::from_response(response.status, response.version, &response.headers);
+            s.content_disposition = header(CONTENT_DISPOSITION);
+            s.mime_type = header(CONTENT_TYPE)
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            let url = s
+                .url_chain
+                .last()
+                .cloned()
+                .unwrap_or_else(|| s.url_chain[0].clone());
+            let cd = response
+                .headers
+                .get(CONTENT_DISPOSITION)
+                .map(|v| v.as_bytes());
+            s.filename = generate_file_name(&url, cd, Some(s.mime_type.as_str()));
+            s.total = content_length.unwrap_or(0);
+            s.received = 0;
+        } else if let Some(n) = content_length {
+            s.total = offset + n;
+        }
+        if s.save_path.as_os_str().is_empty() {
+            let SaveTo::Directory(dir) = &self.inner.save_to else {
+                return Err(InterruptReason::FileFailed);
+            };
+            std::fs::create_dir_all(dir).map_err(|e| file_reason(&e))?;
+            s.save_path = unique_path(dir, &s.filename).map_err(|e| file_reason(&e))?;
+        }
+        let target = s.save_path.clone();
+        drop(s);
+        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| file_reason(&e))?;
+        }
+        match start {
+            BodyStart::Append => PartialFile::reopen(&target, offset),
+            BodyStart::FromZero
+                if offset == 0 && !crate::partial::partial_path(&target).exists() =>
+            {
+                PartialFile::create(&target).map_err(|e| file_reason(&e))
+            }
+            BodyStart::FromZero => {
+                let mut file = match PartialFile::reopen(&target, 0) {
+                    Ok(file) => file,
+                    Err(_) => PartialFile::create(&target).map_err(|e| file_reason(&e))?,
+                };
+                file.restart().map_err(|e| file_reason(&e))?;
+                Ok(file)
+            }
+        }
+    }
+
+    /// Waits for the `done` event's state.
+    pub async fn wait_done(&self) -> DownloadState {
+        let mut events = self.subscribe();
+        if self.is_done() {
+            return self.state();
+        }
+        while let Some(event) = events.recv().await {
+            if let DownloadEvent::Done(state) = event {
+                return state;
+            }
+        }
+        self.state()
+    }
+}
+
+/// The interrupt reason of a file error.
+fn file_reason(e: &std::io::Error) -> InterruptReason {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        PermissionDenied | ReadOnlyFilesystem => InterruptReason::FileAccessDenied,
+        StorageFull => InterruptReason::FileNoSpace,
+        InvalidFilename => InterruptReason::FileNameTooLong,
+        FileTooLarge => InterruptReason::FileTooLarge,
+        _ => InterruptReason::FileFailed,
+    }
+}
+
+impl std::fmt::Debug for DownloadItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.lock();
+        f.debug_struct("DownloadItem")
+            .field("url", &s.url_chain.last().map(Url::as_str))
+            .field("state", &s.state)
+            .field("received", &s.received)
+            .field("total", &s.total)
+            .finish_non_exhaustive()
+    }
+}

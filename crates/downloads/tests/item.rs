@@ -1,0 +1,331 @@
+//! `DownloadItem` against the loopback server: states, events, pause,
+//! interruption, resume, restart, cancel.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use sesh_downloads::{
+    DownloadEvent, DownloadItem, DownloadState, InterruptReason, SaveTo, partial_path,
+};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::server::{Resource, Server, TcpTransport};
+
+fn content(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0] ^ seed)
+        .collect()
+}
+
+fn sha256(bytes: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .to_vec()
+}
+
+/// Events until (and including) the first that matches `stop`.
+async fn events_until(
+    rx: &mut UnboundedReceiver<DownloadEvent>,
+    stop: impl Fn(&DownloadEvent) -> bool,
+) -> Vec<DownloadEvent> {
+    let mut out = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .expect("no event within 20 s")
+            .expect("the item dropped its subscribers");
+        let last = stop(&event);
+        out.push(event);
+        if last {
+            return out;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_download_completes_with_its_events_and_chromiums_name() {
+    let body = content(300_000, 1);
+    let mut resource = Resource::new(body.clone());
+    resource.content_disposition = Some("attachment; filename=\"../report.pdf\"".into());
+    let server = Server::start(resource);
+    let dir = tempfile::tempdir().unwrap();
+    let item = DownloadItem::start(
+        Arc::new(TcpTransport),
+        server.url("/get"),
+        SaveTo::Directory(dir.path().to_owned()),
+    );
+    let mut rx = item.subscribe();
+    let events = events_until(&mut rx, |e| matches!(e, DownloadEvent::Done(_))).await;
+    assert_eq!(
+        events.last(),
+        Some(&DownloadEvent::Done(DownloadState::Completed))
+    );
+    assert!(
+        events[..events.len() - 1]
+            .iter()
+            .all(|e| *e == DownloadEvent::Updated(DownloadState::Progressing)),
+        "{events:?}"
+    );
+    assert_eq!(item.state(), DownloadState::Completed);
+    assert_eq!(item.filename(), "_report.pdf");
+    assert_eq!(item.save_path(), dir.path().join("_report.pdf"));
+    assert_eq!(item.total_bytes(), 300_000);
+    assert_eq!(item.received_bytes(), 300_000);
+    assert_eq!(item.percent_complete(), 100);
+    assert_eq!(item.etag(), "\"v1\"");
+    assert_eq!(item.mime_type(), "application/octet-stream");
+    assert!(item.is_done() && !item.can_resume());
+    assert!(item.end_time() >= item.start_time());
+    assert_eq!(
+        sha256(&std::fs::read(item.save_path()).unwrap()),
+        sha256(&body)
+    );
+    assert!(!partial_path(&item.save_path()).exists());
+}
+
+#[tokio::test]
+async fn a_dropped_connection_interrupts_and_resume_appends_the_rest() {
+    let body = content(500_000, 2);
+    let mut resource = Resource::new(body.clone());
+    resource.drop_after = Some(123_457);
+    let server = Server::start(resource);
+    let dir = tempfile::tempdir().unwrap();
+    let item = DownloadItem::start(
+        Arc::new(TcpTransport),
+        server.url("/file.bin"),
+        SaveTo::Directory(dir.path().to_owned()),
+    );
+    let mut rx = item.subscribe();
+    let events = events_until(&mut rx, |e| {
+        *e == DownloadEvent::Updated(DownloadState::Interrupted)
+    })
+    .await;
+    assert!(!events.iter().any(|e| matches!(e, DownloadEvent::Done(_))));
+    assert_eq!(item.state(), DownloadState::Interrupted);
+    assert_eq!(
+        item.interrupt_reason(),
+        Some(InterruptReason::NetworkDisconnected)
+    );
+    assert!(item.can_resume() && !item.is_done());
+    let received = item.received_bytes();
+    assert!(received > 0 && received < 500_000, "{received}");
+    assert!(
+        !item.save_path().exists(),
+        "no file under the final name yet"
+    );
+
+    item.resume();
+    let events = events_until(&mut rx, |e| matches!(e, DownloadEvent::Done(_))).await;
+    assert_eq!(
+        events.last(),
+        Some(&DownloadEvent::Done(DownloadState::Completed))
+    );
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        seen[1].range.as_deref(),
+        Some(format!("bytes={received}-").as_str())
+    );
+    assert_eq!(seen[1].if_range.as_deref(), Some("\"v1\""));
+    assert_eq!(
+        sha256(&std::fs::read(item.save_path()).unwrap()),
+        sha256(&body)
+    );
+}
+
+#[tokio::test]
+async fn a_changed_resource_restarts_from_zero_on_resume() {
+    let old = content(200_000, 3);
+    let new = content(250_000, 4);
+    let mut resource = Resource::new(old);
+    resource.drop_after = Some(50_000);
+    let server = Server::start(resource);
+    let dir = tempfile::tempdir().unwrap();
+    let item = DownloadItem::start(
+        Arc::new(TcpTransport),
+        server.url("/data"),
+        SaveTo::Directory(dir.path().to_owned()),
+    );
+    let mut rx = item.subscribe();
+    events_until(&mut rx, |e| {
+        *e == DownloadEvent::Updated(DownloadState::Interrupted)
+    })
+    .await;
+    {
+        let mut r = server.resource.lock().unwrap();
+        r.body = new.clone();
+        r.etag = Some("\"v2\"".into());
+    }
+    item.resume();
+    let state = item.wait_done().await;
+    assert_eq!(state, DownloadState::Completed);
+    // If-Range did not match: the server sent the whole new resource.
+    assert_eq!(server.seen()[1].if_range.as_deref(), Some("\"v1\""));
+    assert_eq!(
+        sha256(&std::fs::read(item.save_path()).unwrap()),
+        sha256(&new)
+    );
+    assert_eq!(item.etag(), "\"v2\"");
+}
+
+#[tokio::test]
+async fn without_validators_resume_starts_over() {
+    let body = content(200_000, 5);
+    let mut resource = Resource::new(body.clone());
+    resource.etag = None;
+    resource.ranges = false;
+    resource.drop_after = Some(70_000);
+    let server = Server::start(resource);
+    let dir = tempfile::tempdir().unwrap();
+    let item = DownloadItem::start(
+        Arc::new(TcpTransport),
+        server.url("/x.bin"),
+        SaveTo::Directory(dir.path().to_owned()),
+    );
+    let mut rx = item.subscribe();
+    events_until(&mut rx, |e| {
+        *e == DownloadEvent::Updated(DownloadState::Interrupted)
+    })
+    .await;
+    item.resume();
+    assert_eq!(item.wait_done().await, DownloadState::Completed);
+    let seen = server.seen();
+    assert_eq!(
+        seen[1].range, None,
+        "no Range without a validator to guard it"
+    );
+    assert_eq!(
+        sha256(&std::fs::read(item.save_path()).unwrap()),
+        sha256(&body)
+    );
+}
+
+#[tokio::test]
+async fn pause_stops_the_flow_and_resume_continues() {
+    // Larger than the socket buffers, so that a client that stops reading
+    // stalls the server.
+    let body = content(16 << 20, 6);
+    let server = Server::start(Resource::new(body.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let item = DownloadItem::start(
+        Arc::new(TcpTransport),
+        server.url("/big.bin"),
+        SaveTo::Directory(dir.path().to_owned()),
+    );
+    let mut rx = item.subscribe();
+    events_until(&mut rx, |_| true).await;
+    item.pause();
+    assert!(item.is_paused() && item.can_resume());
+    assert_eq!(item.state(), DownloadState::Progressing);
+    // Let the socket buffers fill: wait until the server stops making
+    // progress (it never would if the pause did not stop the reads)…
+    let written = || server.body_bytes_written.load(Ordering::SeqCst);
+    let mut last = written();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = written();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    // …then it must stay stopped.
+    let before = written();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = written();
+    assert_eq!(before, after, "the server kept writing while paused");
+    assert!(after < body.len() as u64);
+    item.resume();
+    assert!(!item.is_paused());
+    assert_eq!(item.wait_done().await, DownloadState::Completed);
+    assert_eq!(
+        server.seen().len(),
+        1,
+        "a pause does not make a new request"
+    );
+    assert_eq!(
+        sha256(&std::fs::read(item.save_path()).unwrap()),
+        sha256(&body)
+    );
+}
+
+#[tokio::test]
+async fn cancel_removes_the_partial_file_and_ends_cancelled() {
+    let server = Server::start(Resource::new(content(16 << 20, 7)));
+    let dir = tempfile::tempdir().unwrap();
+    let item = DownloadItem::start(
+        Arc::new(TcpTransport),
+        server.url("/big.bin"),
+        SaveTo::Directory(dir.path().to_owned()),
+    );
+    let mut rx = item.subscribe();
+    events_until(&mut rx, |_| true).await;
+    item.pause();
+    let partial = partial_path(&item.save_path());
+    assert!(partial.exists());
+    item.cancel();
+    let events = events_until(&mut rx, |e| matches!(e, DownloadEvent::Done(_))).await;
+    assert_eq!(
+        events.last(),
+        Some(&DownloadEvent::Done(DownloadState::Cancelled))
+    );
+    assert_eq!(item.state(), DownloadState::Cancelled);
+    assert!(!partial.exists() && !item.save_path().exists());
+    assert!(!item.can_resume());
+    // Nothing more happens after done.
+    item.resume();
+    assert_eq!(item.state(), DownloadState::Cancelled);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn a_missing_resource_is_interrupted_as_bad_content() {
+    let mut resource = Resource::new(Vec::new());
+    resource.status = 404;
+    let server = Server::start(resource);
+    let dir = tempfile::tempdir().unwrap();
+    let item = DownloadItem::start(
+        Arc::new(TcpTransport),
+        server.url("/missing"),
+        SaveTo::Directory(dir.path().to_owned()),
+    );
+    let mut rx = item.subscribe();
+    events_until(&mut rx, |e| {
+        *e == DownloadEvent::Updated(DownloadState::Interrupted)
+    })
+    .await;
+    assert_eq!(
+        item.interrupt_reason(),
+        Some(InterruptReason::ServerBadContent)
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file");
+}
+
+#[tokio::test]
+async fn a_taken_name_gets_a_number_and_a_save_path_is_honoured() {
+    let body = content(10_000, 8);
+    let server = Server::start(Resource::new(body.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"mine").unwrap();
+    let item = DownloadItem::start(
+        Arc::new(TcpTransport),
+        server.url("/notes.txt"),
+        SaveTo::Directory(dir.path().to_owned()),
+    );
+    assert_eq!(item.wait_done().await, DownloadState::Completed);
+    assert_eq!(item.save_path(), dir.path().join("notes (1).txt"));
+    assert_eq!(
+        std::fs::read(dir.path().join("notes.txt")).unwrap(),
+        b"mine"
+    );
+
+    let chosen = dir.path().join("sub/dir/chosen.bin");
+    let item = DownloadItem::start(
+        Arc::new(TcpTransport),
+        server.url("/notes.txt"),
+        SaveTo::Path(chosen.clone()),
+    );
+    assert_eq!(item.wait_done().await, DownloadState::Completed);
+    assert_eq!(std::fs::read(&chosen).unwrap(), body);
+}
