@@ -98,6 +98,54 @@ pub enum DownloadEvent {
     Done(DownloadState),
 }
 
+/// Electron's `createInterruptedDownload(options)`: a download to continue,
+/// as a previous item recorded it ([`DownloadItem::to_interrupted`]). The
+/// JSON is Electron's.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InterruptedDownload {
+    /// The absolute path of the download (its partial file is beside it).
+    pub path: PathBuf,
+    /// The URL chain; the first is requested again.
+    pub url_chain: Vec<Url>,
+    /// The MIME type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Bytes already received.
+    pub offset: u64,
+    /// The total length (0 when unknown).
+    pub length: u64,
+    /// The `Last-Modified` validator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    /// The `ETag` validator.
+    #[serde(default, rename = "eTag", skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// When the download started, in seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<f64>,
+}
+
+/// Why `create_interrupted_download` refused its options.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InterruptedDownloadError {
+    /// `path` is not absolute.
+    #[error("the download path {0:?} is not absolute")]
+    RelativePath(PathBuf),
+    /// `urlChain` is empty.
+    #[error("the download's urlChain is empty")]
+    NoUrl,
+    /// `offset` is past `length`.
+    #[error("the download's offset {offset} is past its length {length}")]
+    OffsetPastLength {
+        /// The offset given.
+        offset: u64,
+        /// The length given.
+        length: u64,
+    },
+}
+
 /// Where a new download saves its file.
 #[derive(Debug, Clone)]
 pub enum SaveTo {
@@ -159,6 +207,79 @@ impl DownloadItem {
         let item = Self::new(transport, vec![url], save_to, DownloadState::Progressing);
         item.spawn(0);
         item
+    }
+
+    /// `ses.createInterruptedDownload(options)`: an item in state
+    /// `interrupted` that starts only on [`DownloadItem::resume`], asking
+    /// for the bytes after `offset` (or all of them again when there is no
+    /// validator to guard a range).
+    ///
+    /// # Errors
+    ///
+    /// [`InterruptedDownloadError`] naming the bad option.
+    pub fn create_interrupted(
+        transport: Arc<dyn Transport>,
+        options: InterruptedDownload,
+    ) -> Result<DownloadItem, InterruptedDownloadError> {
+        if !options.path.is_absolute() {
+            return Err(InterruptedDownloadError::RelativePath(options.path));
+        }
+        if options.url_chain.is_empty() {
+            return Err(InterruptedDownloadError::NoUrl);
+        }
+        if options.length > 0 && options.offset > options.length {
+            return Err(InterruptedDownloadError::OffsetPastLength {
+                offset: options.offset,
+                length: options.length,
+            });
+        }
+        let item = Self::new(
+            transport,
+            options.url_chain,
+            SaveTo::Path(options.path.clone()),
+            DownloadState::Interrupted,
+        );
+        {
+            let mut s = item.lock();
+            s.filename = options
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            s.mime_type = options.mime_type.unwrap_or_default();
+            s.received = options.offset;
+            s.total = options.length;
+            s.validators = Validators {
+                etag: options.etag.unwrap_or_default(),
+                last_modified: options.last_modified.unwrap_or_default(),
+                accept_ranges: true,
+            };
+            if let Some(start) = options.start_time {
+                s.start_time = start;
+            }
+        }
+        Ok(item)
+    }
+
+    /// What `create_interrupted_download` needs to continue this download
+    /// later (after a restart, say); `None` until the response named the
+    /// file.
+    pub fn to_interrupted(&self) -> Option<InterruptedDownload> {
+        let s = self.lock();
+        if s.save_path.as_os_str().is_empty() {
+            return None;
+        }
+        let some = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+        Some(InterruptedDownload {
+            path: s.save_path.clone(),
+            url_chain: s.url_chain.clone(),
+            mime_type: some(&s.mime_type),
+            offset: s.received,
+            length: s.total,
+            last_modified: some(&s.validators.last_modified),
+            etag: some(&s.validators.etag),
+            start_time: Some(s.start_time),
+        })
     }
 
     fn new(

@@ -6,7 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use sesh_downloads::{
-    DownloadEvent, DownloadItem, DownloadState, InterruptReason, SaveTo, partial_path,
+    DownloadEvent, DownloadItem, DownloadState, InterruptReason, InterruptedDownload,
+    InterruptedDownloadError, SaveTo, partial_path,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -328,4 +329,111 @@ async fn a_taken_name_gets_a_number_and_a_save_path_is_honoured() {
     );
     assert_eq!(item.wait_done().await, DownloadState::Completed);
     assert_eq!(std::fs::read(&chosen).unwrap(), body);
+}
+
+#[tokio::test]
+async fn an_interrupted_download_is_recorded_and_continued_by_a_new_item() {
+    let body = content(400_000, 9);
+    let mut resource = Resource::new(body.clone());
+    resource.drop_after = Some(150_000);
+    let server = Server::start(resource);
+    let dir = tempfile::tempdir().unwrap();
+    let first = DownloadItem::start(
+        Arc::new(TcpTransport),
+        server.url("/disk.img"),
+        SaveTo::Directory(dir.path().to_owned()),
+    );
+    let mut rx = first.subscribe();
+    events_until(&mut rx, |e| {
+        *e == DownloadEvent::Updated(DownloadState::Interrupted)
+    })
+    .await;
+    // What an app stores, as Electron's JSON, to survive a restart.
+    let record = first.to_interrupted().unwrap();
+    let json = serde_json::to_value(&record).unwrap();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in [
+        "path",
+        "urlChain",
+        "mimeType",
+        "offset",
+        "length",
+        "eTag",
+        "startTime",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {json}");
+    }
+    drop(first);
+
+    let options: InterruptedDownload = serde_json::from_value(json).unwrap();
+    let offset = options.offset;
+    let item = DownloadItem::create_interrupted(Arc::new(TcpTransport), options).unwrap();
+    assert_eq!(item.state(), DownloadState::Interrupted);
+    assert!(item.can_resume());
+    assert_eq!(item.received_bytes(), offset);
+    assert_eq!(item.total_bytes(), 400_000);
+    assert_eq!(item.filename(), "disk.img");
+    // Nothing happens until resume.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.seen().len(), 1);
+    item.resume();
+    assert_eq!(item.wait_done().await, DownloadState::Completed);
+    assert_eq!(
+        server.seen()[1].range.as_deref(),
+        Some(format!("bytes={offset}-").as_str())
+    );
+    assert_eq!(
+        sha256(&std::fs::read(item.save_path()).unwrap()),
+        sha256(&body)
+    );
+}
+
+#[tokio::test]
+async fn create_interrupted_without_validators_starts_over_and_bad_options_are_named() {
+    let body = content(50_000, 10);
+    let server = Server::start(Resource::new(body.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("again.bin");
+    std::fs::write(partial_path(&path), b"stale partial bytes").unwrap();
+    let options = InterruptedDownload {
+        path: path.clone(),
+        url_chain: vec![server.url("/again.bin")],
+        mime_type: None,
+        offset: 19,
+        length: 50_000,
+        last_modified: None,
+        etag: None,
+        start_time: None,
+    };
+    let item = DownloadItem::create_interrupted(Arc::new(TcpTransport), options.clone()).unwrap();
+    item.resume();
+    assert_eq!(item.wait_done().await, DownloadState::Completed);
+    assert_eq!(server.seen()[0].range, None);
+    assert_eq!(std::fs::read(&path).unwrap(), body);
+
+    let relative = InterruptedDownload {
+        path: "rel/x.bin".into(),
+        ..options.clone()
+    };
+    let err = DownloadItem::create_interrupted(Arc::new(TcpTransport), relative).unwrap_err();
+    assert!(err.to_string().contains("rel/x.bin"), "{err}");
+    let no_url = InterruptedDownload {
+        url_chain: Vec::new(),
+        ..options.clone()
+    };
+    assert_eq!(
+        DownloadItem::create_interrupted(Arc::new(TcpTransport), no_url).unwrap_err(),
+        InterruptedDownloadError::NoUrl
+    );
+    let past = InterruptedDownload {
+        offset: 60_000,
+        ..options
+    };
+    let err = DownloadItem::create_interrupted(Arc::new(TcpTransport), past).unwrap_err();
+    assert!(err.to_string().contains("60000"), "{err}");
 }
