@@ -44,6 +44,30 @@ async fn events_until(
     }
 }
 
+/// Starts a download of `path` on `server` into `dir`, subscribed before
+/// the first event.
+fn start(
+    server: &Server,
+    path: &str,
+    dir: &std::path::Path,
+) -> (DownloadItem, UnboundedReceiver<DownloadEvent>) {
+    let item = DownloadItem::start(
+        Arc::new(TcpTransport),
+        server.url(path),
+        SaveTo::Directory(dir.to_owned()),
+    );
+    let rx = item.subscribe();
+    (item, rx)
+}
+
+/// Waits for the resumable interruption.
+async fn until_interrupted(rx: &mut UnboundedReceiver<DownloadEvent>) -> Vec<DownloadEvent> {
+    events_until(rx, |e| {
+        *e == DownloadEvent::Updated(DownloadState::Interrupted)
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_download_completes_with_its_events_and_chromiums_name() {
     let body = content(300_000, 1);
@@ -51,12 +75,7 @@ async fn a_download_completes_with_its_events_and_chromiums_name() {
     resource.content_disposition = Some("attachment; filename=\"../report.pdf\"".into());
     let server = Server::start(resource);
     let dir = tempfile::tempdir().unwrap();
-    let item = DownloadItem::start(
-        Arc::new(TcpTransport),
-        server.url("/get"),
-        SaveTo::Directory(dir.path().to_owned()),
-    );
-    let mut rx = item.subscribe();
+    let (item, mut rx) = start(&server, "/get", dir.path());
     let events = events_until(&mut rx, |e| matches!(e, DownloadEvent::Done(_))).await;
     assert_eq!(
         events.last(),
@@ -92,16 +111,8 @@ async fn a_dropped_connection_interrupts_and_resume_appends_the_rest() {
     resource.drop_after = Some(123_457);
     let server = Server::start(resource);
     let dir = tempfile::tempdir().unwrap();
-    let item = DownloadItem::start(
-        Arc::new(TcpTransport),
-        server.url("/file.bin"),
-        SaveTo::Directory(dir.path().to_owned()),
-    );
-    let mut rx = item.subscribe();
-    let events = events_until(&mut rx, |e| {
-        *e == DownloadEvent::Updated(DownloadState::Interrupted)
-    })
-    .await;
+    let (item, mut rx) = start(&server, "/file.bin", dir.path());
+    let events = until_interrupted(&mut rx).await;
     assert!(!events.iter().any(|e| matches!(e, DownloadEvent::Done(_))));
     assert_eq!(item.state(), DownloadState::Interrupted);
     assert_eq!(
@@ -143,16 +154,8 @@ async fn a_changed_resource_restarts_from_zero_on_resume() {
     resource.drop_after = Some(50_000);
     let server = Server::start(resource);
     let dir = tempfile::tempdir().unwrap();
-    let item = DownloadItem::start(
-        Arc::new(TcpTransport),
-        server.url("/data"),
-        SaveTo::Directory(dir.path().to_owned()),
-    );
-    let mut rx = item.subscribe();
-    events_until(&mut rx, |e| {
-        *e == DownloadEvent::Updated(DownloadState::Interrupted)
-    })
-    .await;
+    let (item, mut rx) = start(&server, "/data", dir.path());
+    until_interrupted(&mut rx).await;
     {
         let mut r = server.resource.lock().unwrap();
         r.body = new.clone();
@@ -179,16 +182,8 @@ async fn without_validators_resume_starts_over() {
     resource.drop_after = Some(70_000);
     let server = Server::start(resource);
     let dir = tempfile::tempdir().unwrap();
-    let item = DownloadItem::start(
-        Arc::new(TcpTransport),
-        server.url("/x.bin"),
-        SaveTo::Directory(dir.path().to_owned()),
-    );
-    let mut rx = item.subscribe();
-    events_until(&mut rx, |e| {
-        *e == DownloadEvent::Updated(DownloadState::Interrupted)
-    })
-    .await;
+    let (item, mut rx) = start(&server, "/x.bin", dir.path());
+    until_interrupted(&mut rx).await;
     item.resume();
     assert_eq!(item.wait_done().await, DownloadState::Completed);
     let seen = server.seen();
@@ -209,12 +204,7 @@ async fn pause_stops_the_flow_and_resume_continues() {
     let body = content(16 << 20, 6);
     let server = Server::start(Resource::new(body.clone()));
     let dir = tempfile::tempdir().unwrap();
-    let item = DownloadItem::start(
-        Arc::new(TcpTransport),
-        server.url("/big.bin"),
-        SaveTo::Directory(dir.path().to_owned()),
-    );
-    let mut rx = item.subscribe();
+    let (item, mut rx) = start(&server, "/big.bin", dir.path());
     events_until(&mut rx, |_| true).await;
     item.pause();
     assert!(item.is_paused() && item.can_resume());
@@ -255,12 +245,7 @@ async fn pause_stops_the_flow_and_resume_continues() {
 async fn cancel_removes_the_partial_file_and_ends_cancelled() {
     let server = Server::start(Resource::new(content(16 << 20, 7)));
     let dir = tempfile::tempdir().unwrap();
-    let item = DownloadItem::start(
-        Arc::new(TcpTransport),
-        server.url("/big.bin"),
-        SaveTo::Directory(dir.path().to_owned()),
-    );
-    let mut rx = item.subscribe();
+    let (item, mut rx) = start(&server, "/big.bin", dir.path());
     events_until(&mut rx, |_| true).await;
     item.pause();
     let partial = partial_path(&item.save_path());
@@ -286,16 +271,8 @@ async fn a_missing_resource_is_interrupted_as_bad_content() {
     resource.status = 404;
     let server = Server::start(resource);
     let dir = tempfile::tempdir().unwrap();
-    let item = DownloadItem::start(
-        Arc::new(TcpTransport),
-        server.url("/missing"),
-        SaveTo::Directory(dir.path().to_owned()),
-    );
-    let mut rx = item.subscribe();
-    events_until(&mut rx, |e| {
-        *e == DownloadEvent::Updated(DownloadState::Interrupted)
-    })
-    .await;
+    let (item, mut rx) = start(&server, "/missing", dir.path());
+    until_interrupted(&mut rx).await;
     assert_eq!(
         item.interrupt_reason(),
         Some(InterruptReason::ServerBadContent)
@@ -309,11 +286,7 @@ async fn a_taken_name_gets_a_number_and_a_save_path_is_honoured() {
     let server = Server::start(Resource::new(body.clone()));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), b"mine").unwrap();
-    let item = DownloadItem::start(
-        Arc::new(TcpTransport),
-        server.url("/notes.txt"),
-        SaveTo::Directory(dir.path().to_owned()),
-    );
+    let (item, _rx) = start(&server, "/notes.txt", dir.path());
     assert_eq!(item.wait_done().await, DownloadState::Completed);
     assert_eq!(item.save_path(), dir.path().join("notes (1).txt"));
     assert_eq!(
@@ -338,16 +311,8 @@ async fn an_interrupted_download_is_recorded_and_continued_by_a_new_item() {
     resource.drop_after = Some(150_000);
     let server = Server::start(resource);
     let dir = tempfile::tempdir().unwrap();
-    let first = DownloadItem::start(
-        Arc::new(TcpTransport),
-        server.url("/disk.img"),
-        SaveTo::Directory(dir.path().to_owned()),
-    );
-    let mut rx = first.subscribe();
-    events_until(&mut rx, |e| {
-        *e == DownloadEvent::Updated(DownloadState::Interrupted)
-    })
-    .await;
+    let (first, mut rx) = start(&server, "/disk.img", dir.path());
+    until_interrupted(&mut rx).await;
     // What an app stores, as Electron's JSON, to survive a restart.
     let record = first.to_interrupted().unwrap();
     let json = serde_json::to_value(&record).unwrap();
