@@ -59,6 +59,7 @@ mod fetch;
 #[cfg(feature = "pac")]
 mod pac;
 mod resolver;
+mod retry;
 mod rules;
 mod server;
 mod service;
@@ -75,6 +76,7 @@ pub use pac::{
     LogObserver, PacClock, PacObserver, PacOptions, PacScript, PacTime, SystemClock, script_url,
 };
 pub use resolver::{DnsOp, HostResolver, SystemResolver};
+pub use retry::{DEFAULT_RETRY_DELAY, ProxyRetryList};
 pub use rules::ProxyRules;
 pub use server::{BadProxies, BadProxy, ProxyList, ProxyScheme, ProxyServer};
 pub use service::{EnvReader, ProxyResolver, Resolution};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use sesh_cert_verify::{CertVerifier, SslConfig, VerifyRequest};
-use sesh_proxy_rules::{ProxyConfig, ProxyMode, ProxyResolver, Resolution};
+use sesh_proxy_rules::{ProxyConfig, ProxyMode, ProxyResolver, ProxyRetryList, Resolution, Url};
 use sesh_storage::cookies::{CookieChange, CookieJar};
 use sesh_storage::http_cache::{HttpCache, HttpCacheOptions};
 use sesh_storage::origin::{OriginStorage, Quota, StorageArea, StorageKind};
@@ -80,6 +80,7 @@ struct Inner {
     participants: RwLock<Vec<Arc<dyn StorageParticipant>>>,
     http_cache: HttpCache,
     proxy: Arc<ProxyResolver>,
+    proxy_retry: Arc<ProxyRetryList>,
 }
 
 /// The argument of `ses.clearStorageData(options)`; its JSON is Electron's.
@@ -188,6 +189,7 @@ impl Session {
                 participants: RwLock::new(Vec::new()),
                 http_cache,
                 proxy: Arc::new(system_proxy()),
+                proxy_retry: Arc::new(ProxyRetryList::new()),
             }),
         };
         housekeeping(&session.inner);
@@ -415,13 +417,22 @@ impl Session {
             })
     }
 
+    /// The session's bad-proxy list: proxies that failed are marked here
+    /// (for [`DEFAULT_RETRY_DELAY`](sesh_proxy_rules::DEFAULT_RETRY_DELAY),
+    /// as in Chromium) and move behind the good ones in every answer until
+    /// their time is up or [`Session::force_reload_proxy_config`].
+    pub fn proxy_retry_list(&self) -> &Arc<ProxyRetryList> {
+        &self.inner.proxy_retry
+    }
+
     /// `ses.forceReloadProxyConfig()`: applies the configuration again,
-    /// fetching the PAC script again.
+    /// fetching the PAC script again, and forgets which proxies failed.
     ///
     /// # Errors
     ///
     /// As [`Session::set_proxy`].
     pub async fn force_reload_proxy_config(&self) -> Result<()> {
+        self.inner.proxy_retry.clear();
         let proxy = self.inner.proxy.clone();
         tokio::task::spawn_blocking(move || proxy.reload())
             .await
@@ -448,12 +459,22 @@ impl Session {
     /// As [`Session::resolve_proxy`].
     pub async fn resolve_proxy_detailed(&self, url: &str) -> Result<Resolution> {
         let proxy = self.inner.proxy.clone();
+        let retry = self.inner.proxy_retry.clone();
         let url = url.to_owned();
-        let resolution = tokio::task::spawn_blocking(move || proxy.resolve(&url))
-            .await
-            .map_err(|e| Error::Blocking {
+        let resolution = tokio::task::spawn_blocking(move || {
+            if retry.is_empty() {
+                return proxy.resolve(&url);
+            }
+            let parsed = Url::parse(&url).map_err(|e| sesh_proxy_rules::Error::InvalidUrl {
+                url: url.clone(),
                 reason: e.to_string(),
-            })??;
+            })?;
+            Ok(proxy.resolve_url(&parsed, Some(&*retry)))
+        })
+        .await
+        .map_err(|e| Error::Blocking {
+            reason: e.to_string(),
+        })??;
         if let Some(e) = &resolution.error {
             tracing::warn!(partition = %self.inner.partition, "{e}; going DIRECT");
         }

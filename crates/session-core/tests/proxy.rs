@@ -136,3 +136,64 @@ async fn a_broken_pac_script_goes_direct_and_says_why() {
     assert_eq!(resolution.to_string(), "DIRECT");
     assert!(resolution.error.is_some(), "{resolution:?}");
 }
+
+#[tokio::test]
+async fn failed_proxies_go_last_until_their_time_is_up_or_a_force_reload() {
+    use sesh_core::proxy::{ProxyScheme, ProxyServer};
+    use std::time::Duration;
+
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    ses.set_proxy(rules("http=a:1,b:2,direct://", ""))
+        .await
+        .unwrap();
+    let url = "http://example.com/";
+    assert_eq!(
+        ses.resolve_proxy(url).await.unwrap(),
+        "PROXY a:1;PROXY b:2;DIRECT"
+    );
+    let a = ProxyServer::parse_uri("a:1", ProxyScheme::Http, false).unwrap();
+    let b = ProxyServer::parse_uri("b:2", ProxyScheme::Http, false).unwrap();
+    ses.proxy_retry_list()
+        .mark_bad(&a, Duration::from_secs(300), true);
+    assert_eq!(
+        ses.resolve_proxy(url).await.unwrap(),
+        "PROXY b:2;DIRECT;PROXY a:1"
+    );
+    // Not to be tried at all while bad.
+    ses.proxy_retry_list()
+        .mark_bad(&b, Duration::from_secs(300), false);
+    assert_eq!(ses.resolve_proxy(url).await.unwrap(), "DIRECT;PROXY a:1");
+    // A bad URL is still an error with marks in place.
+    assert!(ses.resolve_proxy("not a url").await.is_err());
+    // Other sessions keep their own list.
+    let other = sessions
+        .from_partition("other", PartitionOptions::default())
+        .unwrap();
+    other
+        .set_proxy(rules("http=a:1,b:2,direct://", ""))
+        .await
+        .unwrap();
+    assert_eq!(
+        other.resolve_proxy(url).await.unwrap(),
+        "PROXY a:1;PROXY b:2;DIRECT"
+    );
+    // forceReloadProxyConfig forgets the failures.
+    ses.force_reload_proxy_config().await.unwrap();
+    assert_eq!(
+        ses.resolve_proxy(url).await.unwrap(),
+        "PROXY a:1;PROXY b:2;DIRECT"
+    );
+    // And a mark ends by itself.
+    ses.proxy_retry_list()
+        .mark_bad(&a, Duration::from_millis(50), true);
+    assert_eq!(
+        ses.resolve_proxy(url).await.unwrap(),
+        "PROXY b:2;DIRECT;PROXY a:1"
+    );
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(
+        ses.resolve_proxy(url).await.unwrap(),
+        "PROXY a:1;PROXY b:2;DIRECT"
+    );
+}
