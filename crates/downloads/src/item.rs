@@ -146,6 +146,20 @@ pub enum InterruptedDownloadError {
     },
 }
 
+/// What a `will-download` handler decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WillDownload {
+    /// Go on (with the save path the handler may have set).
+    Continue,
+    /// `event.preventDefault()`: no file is created; the item ends
+    /// `cancelled`.
+    Prevent,
+}
+
+/// A `will-download` handler: called once, when the response has named the
+/// file and before any byte is written.
+pub type WillDownloadHandler = Box<dyn FnOnce(&DownloadItem) -> WillDownload + Send>;
+
 /// Where a new download saves its file.
 #[derive(Debug, Clone)]
 pub enum SaveTo {
@@ -171,6 +185,8 @@ struct State {
     end_time: f64,
     speed: RateEstimator,
     done: bool,
+    /// Whether the file was opened: the save path is fixed from then on.
+    file_opened: bool,
 }
 
 struct Inner {
@@ -180,6 +196,7 @@ struct Inner {
     pause: watch::Sender<bool>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     save_to: SaveTo,
+    will_download: Mutex<Option<WillDownloadHandler>>,
 }
 
 /// One download: Electron's `DownloadItem`. A cheap handle; clones share
@@ -282,6 +299,49 @@ impl DownloadItem {
         })
     }
 
+    /// [`DownloadItem::start`] with a `will-download` handler, which sees
+    /// the item once its name, type and size are known and may set its save
+    /// path or prevent it.
+    pub fn start_with_handler(
+        transport: Arc<dyn Transport>,
+        url: Url,
+        save_to: SaveTo,
+        will_download: WillDownloadHandler,
+    ) -> DownloadItem {
+        let item = Self::new(transport, vec![url], save_to, DownloadState::Progressing);
+        *item
+            .inner
+            .will_download
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(will_download);
+        item.spawn(0);
+        item
+    }
+
+    /// `setSavePath(path)`: where the file goes. Taken until the first byte
+    /// is written (in `will-download`, typically); `false` once too late.
+    pub fn set_save_path(&self, path: impl Into<PathBuf>) -> bool {
+        let mut s = self.lock();
+        if s.file_opened || s.done {
+            return false;
+        }
+        s.save_path = path.into();
+        true
+    }
+
+    fn end_prevented(&self) {
+        {
+            let mut s = self.lock();
+            if s.done {
+                return;
+            }
+            s.state = DownloadState::Cancelled;
+            s.done = true;
+            s.end_time = now_seconds();
+        }
+        self.emit(DownloadEvent::Done(DownloadState::Cancelled));
+    }
+
     fn new(
         transport: Arc<dyn Transport>,
         url_chain: Vec<Url>,
@@ -311,10 +371,12 @@ impl DownloadItem {
                     end_time: 0.0,
                     speed: RateEstimator::new(Instant::now()),
                     done: false,
+                    file_opened: false,
                 }),
                 subscribers: Mutex::new(Vec::new()),
                 pause: watch::Sender::new(false),
                 task: Mutex::new(None),
+                will_download: Mutex::new(None),
                 save_to,
             }),
         }
@@ -577,7 +639,20 @@ impl DownloadItem {
             })
             .await?;
         let start = check_response(response.status, &response.headers, offset)?;
-        let mut file = self.open_file(&response, start, offset)?;
+        self.record_response(&response, start, offset);
+        let handler = self
+            .inner
+            .will_download
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handler) = handler
+            && handler(self) == WillDownload::Prevent
+        {
+            self.end_prevented();
+            return Ok(());
+        }
+        let mut file = self.open_file(start, offset)?;
         if self.is_done() {
             // Cancelled while the response was being read.
             let _ = file.discard();
@@ -638,12 +713,7 @@ impl DownloadItem {
     }
 
     /// Records what the response says and opens the file its body goes to.
-    fn open_file(
-        &self,
-        response: &FetchResponse,
-        start: BodyStart,
-        offset: u64,
-    ) -> Result<PartialFile, InterruptReason> {
+    fn record_response(&self, response: &FetchResponse, start: BodyStart, offset: u64) {
         let header = |name| {
             response
                 .headers
@@ -682,6 +752,12 @@ impl DownloadItem {
         } else if let Some(n) = content_length {
             s.total = offset + n;
         }
+    }
+
+    /// Opens the file the body goes to, choosing its path when no one did.
+    fn open_file(&self, start: BodyStart, offset: u64) -> Result<PartialFile, InterruptReason> {
+        let mut s = self.lock();
+        s.file_opened = true;
         if s.save_path.as_os_str().is_empty() {
             let SaveTo::Directory(dir) = &self.inner.save_to else {
                 return Err(InterruptReason::FileFailed);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sesh_downloads::{
     DownloadEvent, DownloadItem, DownloadState, InterruptReason, InterruptedDownload,
-    InterruptedDownloadError, SaveTo, partial_path,
+    InterruptedDownloadError, SaveTo, WillDownload, partial_path,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -401,4 +401,76 @@ async fn create_interrupted_without_validators_starts_over_and_bad_options_are_n
     };
     let err = DownloadItem::create_interrupted(Arc::new(TcpTransport), past).unwrap_err();
     assert!(err.to_string().contains("60000"), "{err}");
+}
+
+#[tokio::test]
+async fn will_download_sees_the_item_and_can_redirect_the_save_path() {
+    let body = content(80_000, 11);
+    let mut resource = Resource::new(body.clone());
+    resource.content_disposition = Some("attachment; filename=\"quarterly.csv\"".into());
+    let server = Server::start(resource);
+    let dir = tempfile::tempdir().unwrap();
+    let chosen = dir.path().join("chosen/by/app.csv");
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let (seen2, chosen2) = (seen.clone(), chosen.clone());
+    let item = DownloadItem::start_with_handler(
+        Arc::new(TcpTransport),
+        server.url("/export"),
+        SaveTo::Directory(dir.path().to_owned()),
+        Box::new(move |item: &DownloadItem| {
+            *seen2.lock().unwrap() = Some((item.filename(), item.total_bytes(), item.mime_type()));
+            assert!(item.set_save_path(&chosen2));
+            WillDownload::Continue
+        }),
+    );
+    assert_eq!(item.wait_done().await, DownloadState::Completed);
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        Some((
+            "quarterly.csv".to_owned(),
+            80_000,
+            "application/octet-stream".to_owned()
+        ))
+    );
+    assert_eq!(item.save_path(), chosen);
+    assert_eq!(std::fs::read(&chosen).unwrap(), body);
+    assert!(!dir.path().join("quarterly.csv").exists());
+    // Too late now.
+    assert!(!item.set_save_path(dir.path().join("other.csv")));
+    assert_eq!(item.save_path(), chosen);
+}
+
+#[tokio::test]
+async fn will_download_can_prevent_and_nothing_is_written() {
+    let server = Server::start(Resource::new(content(80_000, 12)));
+    let dir = tempfile::tempdir().unwrap();
+    let item = DownloadItem::start_with_handler(
+        Arc::new(TcpTransport),
+        server.url("/unwanted.exe"),
+        SaveTo::Directory(dir.path().to_owned()),
+        Box::new(|_: &DownloadItem| WillDownload::Prevent),
+    );
+    let mut rx = item.subscribe();
+    let events = events_until(&mut rx, |e| matches!(e, DownloadEvent::Done(_))).await;
+    assert_eq!(events, vec![DownloadEvent::Done(DownloadState::Cancelled)]);
+    assert_eq!(item.state(), DownloadState::Cancelled);
+    assert!(item.is_done() && !item.can_resume());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file at all"
+    );
+}
+
+#[tokio::test]
+async fn the_save_path_is_fixed_once_bytes_are_written() {
+    let server = Server::start(Resource::new(content(16 << 20, 13)));
+    let dir = tempfile::tempdir().unwrap();
+    let (item, mut rx) = start(&server, "/big.bin", dir.path());
+    events_until(&mut rx, |_| true).await;
+    item.pause();
+    let path = item.save_path();
+    assert!(!item.set_save_path(dir.path().join("elsewhere.bin")));
+    assert_eq!(item.save_path(), path);
+    item.cancel();
 }
