@@ -474,3 +474,44 @@ async fn the_save_path_is_fixed_once_bytes_are_written() {
     assert_eq!(item.save_path(), path);
     item.cancel();
 }
+
+#[tokio::test]
+async fn a_416_interrupts_with_no_range_and_resume_starts_over() {
+    let body = content(30_000, 14);
+    let server = Server::start(Resource::new(body.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("whole.bin");
+    std::fs::write(partial_path(&path), content(30_000, 99)).unwrap();
+    // An offset the server cannot serve a range from.
+    let item = DownloadItem::create_interrupted(
+        Arc::new(TcpTransport),
+        InterruptedDownload {
+            path: path.clone(),
+            url_chain: vec![server.url("/whole.bin")],
+            mime_type: None,
+            offset: 30_000,
+            length: 0,
+            last_modified: None,
+            etag: Some("\"v1\"".into()),
+            start_time: None,
+        },
+    )
+    .unwrap();
+    let mut rx = item.subscribe();
+    item.resume();
+    until_interrupted(&mut rx).await;
+    assert_eq!(
+        item.interrupt_reason(),
+        Some(InterruptReason::ServerNoRange)
+    );
+    assert!(item.can_resume());
+    item.resume();
+    assert_eq!(item.wait_done().await, DownloadState::Completed);
+    let seen = server.seen();
+    assert_eq!(seen[0].range.as_deref(), Some("bytes=30000-"));
+    assert_eq!(
+        seen[1].range, None,
+        "the second attempt asks for everything"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), body);
+}
