@@ -82,6 +82,15 @@ pub enum Error {
     /// A proxy configuration or URL was refused.
     #[error(transparent)]
     Proxy(#[from] sesh_proxy_rules::Error),
+    /// A record read back from the session's storage does not decode.
+    #[error("the stored {what} is damaged: {reason}")]
+    Damaged {
+        /// What was being read.
+        what: &'static str,
+        /// What was wrong with it.
+        reason: String,
+    },
+
     /// Blocking work (a PAC script, a file) could not be run.
     #[error("background work failed: {reason}")]
     Blocking {

@@ -57,5 +57,6 @@ pub use sessions::{
 pub use user_agent::{CHROME_VERSION, accept_language_header, default_user_agent};
 
 pub use sesh_cert_verify as tls;
+pub use sesh_downloads as downloads;
 pub use sesh_proxy_rules as proxy;
 pub use sesh_storage as storage;

@@ -34,6 +34,9 @@ pub const CACHE_DIR: &str = "Cache";
 pub const CODE_CACHE_DIR: &str = "Code Cache";
 
 const PREFS_TREE: &str = "prefs";
+/// Interrupted downloads, keyed by their path, as Electron's
+/// `createInterruptedDownload` options in JSON.
+const DOWNLOADS_TREE: &str = "downloads";
 const PREF_DOWNLOAD_DIR: &[u8] = b"download.default_directory";
 /// How many events a slow subscriber may fall behind before it misses some.
 const EVENT_CAPACITY: usize = 256;
@@ -345,6 +348,73 @@ impl Session {
             .insert(PREFS_TREE, PREF_DOWNLOAD_DIR, &path_to_bytes(&path))?;
         self.settings_mut().download_path = path;
         Ok(())
+    }
+
+    /// Records an interrupted download so that the app, restarted, can list
+    /// it ([`Session::interrupted_downloads`]) and continue it with
+    /// `DownloadItem::create_interrupted`. One record per path: recording
+    /// the same path again replaces it. A persistent session keeps it across
+    /// restarts; an in-memory one until it ends.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RelativePath`] for a relative path; [`Error::Storage`].
+    pub fn record_interrupted_download(
+        &self,
+        download: &sesh_downloads::InterruptedDownload,
+    ) -> Result<()> {
+        if !download.path.is_absolute() {
+            return Err(Error::RelativePath {
+                what: "an interrupted download's path",
+                path: download.path.clone(),
+            });
+        }
+        let json = serde_json::to_vec(download).map_err(|e| Error::Damaged {
+            what: "interrupted download",
+            reason: e.to_string(),
+        })?;
+        self.inner
+            .backend
+            .insert(DOWNLOADS_TREE, &path_to_bytes(&download.path), &json)?;
+        Ok(())
+    }
+
+    /// The interrupted downloads recorded in this session, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Damaged`] naming the record that does not decode (the others
+    /// are kept on disk untouched); [`Error::Storage`].
+    pub fn interrupted_downloads(&self) -> Result<Vec<sesh_downloads::InterruptedDownload>> {
+        let mut out = Vec::new();
+        for (key, value) in self.inner.backend.scan_prefix(DOWNLOADS_TREE, b"")? {
+            let record: sesh_downloads::InterruptedDownload = serde_json::from_slice(&value)
+                .map_err(|e| Error::Damaged {
+                    what: "interrupted download",
+                    reason: format!("{}: {e}", String::from_utf8_lossy(&key)),
+                })?;
+            out.push(record);
+        }
+        out.sort_by(|a, b| {
+            a.start_time
+                .unwrap_or_default()
+                .total_cmp(&b.start_time.unwrap_or_default())
+        });
+        Ok(out)
+    }
+
+    /// Forgets the interrupted download recorded for `path` (it completed,
+    /// or the user gave up); whether there was one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`].
+    pub fn forget_interrupted_download(&self, path: &Path) -> Result<bool> {
+        Ok(self
+            .inner
+            .backend
+            .remove(DOWNLOADS_TREE, &path_to_bytes(path))?
+            .is_some())
     }
 
     /// The directory downloads are saved to: the one set with
