@@ -63,6 +63,11 @@ pub mod tls {
     pub use sesh_cert_verify::*;
 }
 
+/// The network service: `Session::fetch`'s request, response and errors.
+pub mod net {
+    pub use sesh_core::net::*;
+}
+
 /// Downloads: the name Chromium gives a download and a free path for it.
 pub mod downloads {
     pub use sesh_downloads::*;

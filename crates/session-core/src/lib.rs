@@ -38,6 +38,7 @@
 mod error;
 mod events;
 mod handler;
+pub mod net;
 mod partition;
 mod session;
 mod sessions;
@@ -49,7 +50,7 @@ pub use handler::{BoxFuture, HandlerSlot};
 pub use partition::{PERSIST_PREFIX, Partition, partition_dir_name};
 pub use session::{
     CACHE_DIR, CODE_CACHE_DIR, ClearStorageDataOptions, DATABASE_DIR, LOCK_FILE, PartitionOptions,
-    Session, StorageParticipant,
+    Session, StorageParticipant, WillDownloadFn,
 };
 pub use sessions::{
     Sessions, SessionsBuilder, USER_DATA_DIR_ENV, default_session, from_partition, init, sessions,

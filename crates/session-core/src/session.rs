@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use sesh_cert_verify::{CertVerifier, SslConfig, VerifyRequest};
+use sesh_downloads::{DownloadItem, SaveTo, WillDownload};
 use sesh_proxy_rules::{ProxyConfig, ProxyMode, ProxyResolver, ProxyRetryList, Resolution, Url};
 use sesh_storage::cookies::{CookieChange, CookieJar};
 use sesh_storage::http_cache::{HttpCache, HttpCacheOptions};
@@ -32,6 +33,9 @@ pub const CACHE_DIR: &str = "Cache";
 /// Name of the default code cache directory in a persistent session's
 /// directory, as Electron's.
 pub const CODE_CACHE_DIR: &str = "Code Cache";
+
+/// A session's `will-download` handler.
+pub type WillDownloadFn = Arc<dyn Fn(&DownloadItem) -> WillDownload + Send + Sync>;
 
 const PREFS_TREE: &str = "prefs";
 /// Interrupted downloads, keyed by their path, as Electron's
@@ -84,6 +88,7 @@ struct Inner {
     http_cache: HttpCache,
     proxy: Arc<ProxyResolver>,
     proxy_retry: Arc<ProxyRetryList>,
+    will_download: RwLock<Option<WillDownloadFn>>,
 }
 
 /// The argument of `ses.clearStorageData(options)`; its JSON is Electron's.
@@ -193,6 +198,7 @@ impl Session {
                 http_cache,
                 proxy: Arc::new(system_proxy()),
                 proxy_retry: Arc::new(ProxyRetryList::new()),
+                will_download: RwLock::new(None),
             }),
         };
         housekeeping(&session.inner);
@@ -348,6 +354,59 @@ impl Session {
             .insert(PREFS_TREE, PREF_DOWNLOAD_DIR, &path_to_bytes(&path))?;
         self.settings_mut().download_path = path;
         Ok(())
+    }
+
+    /// The `will-download` handler: called for each download of the session
+    /// once its name, type and size are known; it may set the item's save
+    /// path or return [`WillDownload::Prevent`]. `None` removes it.
+    pub fn set_will_download_handler(&self, handler: Option<WillDownloadFn>) {
+        *self
+            .inner
+            .will_download
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = handler;
+    }
+
+    /// `ses.downloadURL(url)`: downloads `url` through the session's network
+    /// service into [`Session::download_path`] (a free name there, as
+    /// Chromium picks it), unless the `will-download` handler decides
+    /// otherwise. Subscribe to the item before yielding to see every event.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn download_url(&self, url: Url) -> DownloadItem {
+        let handler = self
+            .inner
+            .will_download
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        DownloadItem::start_with_handler(
+            Arc::new(crate::net::SessionTransport::new(self.clone())),
+            url,
+            SaveTo::Directory(self.download_path()),
+            Box::new(move |item: &DownloadItem| match &handler {
+                Some(handler) => handler(item),
+                None => WillDownload::Continue,
+            }),
+        )
+    }
+
+    /// `ses.createInterruptedDownload(options)`: an interrupted item that
+    /// continues through the session's network service on `resume()`.
+    ///
+    /// # Errors
+    ///
+    /// The option that is wrong.
+    pub fn create_interrupted_download(
+        &self,
+        options: sesh_downloads::InterruptedDownload,
+    ) -> std::result::Result<DownloadItem, sesh_downloads::InterruptedDownloadError> {
+        DownloadItem::create_interrupted(
+            Arc::new(crate::net::SessionTransport::new(self.clone())),
+            options,
+        )
     }
 
     /// Records an interrupted download so that the app, restarted, can list

@@ -3,6 +3,7 @@
 mod downloads;
 mod escaping;
 mod events;
+mod fetch;
 mod global;
 mod locking;
 mod partitions;

@@ -1,0 +1,451 @@
+//! The network service, first part: `Session::fetch` over direct HTTP/1.1
+//! connections (plain or TLS verified by the session's certificate
+//! verifier), with the session's user agent, languages and cookies, and
+//! browser redirect rules.
+//!
+//! Still to come (see the API map): proxies and tunnels, the connection
+//! pool, HTTP/2, the cache, decompression, authentication, emulation,
+//! webRequest and netlog.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::header::{
+    ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, HeaderMap,
+    HeaderValue, LOCATION, SET_COOKIE, USER_AGENT,
+};
+use http::{Method, StatusCode, Version};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use sesh_cert_verify::NetError;
+use sesh_downloads::{
+    Body as DownloadBody, BoxFuture, FetchRequest, FetchResponse, InterruptReason, Transport,
+};
+use sesh_storage::cookies::{CookieOptions, SiteContext};
+use tokio::net::TcpStream;
+use url::Url;
+
+use crate::Session;
+
+/// The most redirects a request follows, as in Chromium.
+pub const MAX_REDIRECTS: usize = 20;
+
+/// What to do with a redirect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RedirectMode {
+    /// Follow it (up to [`MAX_REDIRECTS`]).
+    #[default]
+    Follow,
+    /// Return the 3xx response as it is.
+    Manual,
+    /// Fail the request.
+    Error,
+}
+
+/// Whether cookies go with the request and are stored from the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Credentials {
+    /// Attach and store cookies.
+    #[default]
+    Include,
+    /// Neither attach nor store.
+    Omit,
+}
+
+/// A request for [`Session::fetch`].
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// The URL (http or https).
+    pub url: Url,
+    /// Extra headers; the session's `User-Agent` and `Accept-Language` are
+    /// added when absent.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+    /// Redirect handling.
+    pub redirect: RedirectMode,
+    /// Cookie handling.
+    pub credentials: Credentials,
+    /// The site for cookies (the top frame's URL) deciding SameSite; `None`
+    /// for a top-level request of the app itself (same-site).
+    pub site_for_cookies: Option<Url>,
+}
+
+impl Request {
+    /// A `GET` of `url` with the defaults.
+    pub fn get(url: Url) -> Self {
+        Request {
+            method: Method::GET,
+            url,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            redirect: RedirectMode::Follow,
+            credentials: Credentials::Include,
+            site_for_cookies: None,
+        }
+    }
+}
+
+/// Why a fetch failed: Chromium's net error and the URL it failed on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error} ({url}): {detail}")]
+pub struct FetchError {
+    /// The net error (`net::ERR_CONNECTION_REFUSED`…).
+    pub error: NetError,
+    /// The URL being fetched when it failed.
+    pub url: Url,
+    /// What happened, in words.
+    pub detail: String,
+}
+
+/// A response whose body has not been read yet.
+#[derive(Debug)]
+pub struct Response {
+    /// The status.
+    pub status: StatusCode,
+    /// The HTTP version.
+    pub version: Version,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The final URL.
+    pub url: Url,
+    /// Every URL, from the request's to the final one.
+    pub url_chain: Vec<Url>,
+    /// The server's address.
+    pub remote_addr: SocketAddr,
+    body: Incoming,
+}
+
+impl Response {
+    /// The next chunk of the body (`None` at its end), as it arrives.
+    ///
+    /// # Errors
+    ///
+    /// `net::ERR_CONNECTION_CLOSED` and friends when the connection breaks.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, FetchError> {
+        loop {
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+                Some(Err(e)) => {
+                    return Err(FetchError {
+                        error: NetError::from_code(-100),
+                        url: self.url.clone(),
+                        detail: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The whole body.
+    ///
+    /// # Errors
+    ///
+    /// As [`Response::chunk`].
+    pub async fn bytes(mut self) -> Result<Vec<u8>, FetchError> {
+        let mut out = Vec::new();
+        while let Some(chunk) = self.chunk().await? {
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+}
+
+fn fail(code: i32, url: &Url, detail: impl Into<String>) -> FetchError {
+    FetchError {
+        error: NetError::from_code(code),
+        url: url.clone(),
+        detail: detail.into(),
+    }
+}
+
+impl Session {
+    /// `net.fetch` for this session: sends `request` with the session's
+    /// user agent, languages and cookies, follows redirects as browsers do
+    /// (303 and a POST's 301/302 become GET without body; `Authorization`
+    /// is dropped across origins), and stores the response's cookies.
+    ///
+    /// # Errors
+    ///
+    /// A [`FetchError`] with Chromium's net error: `ERR_NAME_NOT_RESOLVED`,
+    /// `ERR_CONNECTION_REFUSED`, certificate errors from the session's
+    /// verifier (nothing is sent to a rejected server),
+    /// `ERR_TOO_MANY_REDIRECTS`, `ERR_UNSAFE_REDIRECT` for a redirect to a
+    /// scheme other than http(s), `ERR_DISALLOWED_URL_SCHEME` for such a
+    /// request, `ERR_INVALID_REDIRECT` in `Error` mode.
+    pub async fn fetch(&self, request: Request) -> Result<Response, FetchError> {
+        let mut request = request;
+        let mut chain = vec![request.url.clone()];
+        loop {
+            let response = self.fetch_once(&request, chain.clone()).await?;
+            if !response.status.is_redirection() || request.redirect == RedirectMode::Manual {
+                return Ok(response);
+            }
+            let Some(location) = response
+                .headers
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| request.url.join(l).ok())
+            else {
+                return Ok(response);
+            };
+            if request.redirect == RedirectMode::Error {
+                return Err(fail(-303, &request.url, "a redirect in error mode"));
+            }
+            if !matches!(location.scheme(), "http" | "https") {
+                return Err(fail(-311, &location, "a redirect to another scheme"));
+            }
+            if chain.len() > MAX_REDIRECTS {
+                return Err(fail(-310, &request.url, "more than 20 redirects"));
+            }
+            let status = response.status.as_u16();
+            if status == 303 && request.method != Method::HEAD
+                || (matches!(status, 301 | 302) && request.method == Method::POST)
+            {
+                request.method = Method::GET;
+                request.body = Bytes::new();
+                request.headers.remove(CONTENT_TYPE);
+                request.headers.remove(CONTENT_LENGTH);
+            }
+            if location.origin() != request.url.origin() {
+                request.headers.remove(AUTHORIZATION);
+            }
+            request.url = location.clone();
+            chain.push(location);
+        }
+    }
+
+    async fn fetch_once(&self, request: &Request, chain: Vec<Url>) -> Result<Response, FetchError> {
+        let url = &request.url;
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            other => return Err(fail(-301, url, format!("{other}: is not fetched"))),
+        };
+        let host = url
+            .host_str()
+            .ok_or_else(|| fail(-300, url, "no host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = url.port_or_known_default().unwrap_or(80);
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|e| fail(-105, url, e.to_string()))?
+            .collect();
+        let mut last = fail(-105, url, "no address");
+        let mut tcp = None;
+        for addr in addrs {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => {
+                    tcp = Some((stream, addr));
+                    break;
+                }
+                Err(e) => {
+                    let code = match e.kind() {
+                        std::io::ErrorKind::ConnectionRefused => -102,
+                        std::io::ErrorKind::TimedOut => -118,
+                        _ => -104,
+                    };
+                    last = fail(code, url, e.to_string());
+                }
+            }
+        }
+        let (tcp, remote_addr) = tcp.ok_or(last)?;
+        let _ = tcp.set_nodelay(true);
+
+        let head = self.request_head(request)?;
+        let body = Full::new(request.body.clone());
+        let response = if https {
+            let verifier = self.cert_verifier();
+            let (config, _generation) = verifier.deferred_client_config(&[b"http/1.1"]);
+            let name = rustls_pki_types::ServerName::try_from(host.clone())
+                .map_err(|_| fail(-108, url, "not a valid server name"))?;
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(name, tcp)
+                .await
+                .map_err(|e| fail(-107, url, e.to_string()))?;
+            let chain_der: Vec<_> = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .unwrap_or_default()
+                .iter()
+                .map(|c| c.clone().into_owned())
+                .collect();
+            // Nothing is sent before the certificate is accepted.
+            let outcome = verifier.verify(&host, &chain_der).await;
+            if !outcome.result.is_ok() {
+                return Err(FetchError {
+                    error: outcome.result,
+                    url: url.clone(),
+                    detail: format!("the certificate of {host} was rejected"),
+                });
+            }
+            send(TokioIo::new(tls), head, body, url).await?
+        } else {
+            send(TokioIo::new(tcp), head, body, url).await?
+        };
+        let (parts, incoming) = response.into_parts();
+        if request.credentials == Credentials::Include {
+            for line in parts.headers.get_all(SET_COOKIE) {
+                if let Ok(line) = line.to_str() {
+                    // A refused cookie is not the request's failure.
+                    let _ = self.cookies().set_from_header(url, line);
+                }
+            }
+        }
+        Ok(Response {
+            status: parts.status,
+            version: parts.version,
+            headers: parts.headers,
+            url: url.clone(),
+            url_chain: chain,
+            remote_addr,
+            body: incoming,
+        })
+    }
+
+    fn request_head(&self, request: &Request) -> Result<http::request::Builder, FetchError> {
+        let url = &request.url;
+        let mut path = url.path().to_owned();
+        if let Some(q) = url.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        let mut builder = http::Request::builder()
+            .method(request.method.clone())
+            .uri(path);
+        let headers = builder
+            .headers_mut()
+            .ok_or_else(|| fail(-4, url, "bad request"))?;
+        headers.extend(request.headers.clone());
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        };
+        let value = |s: String| HeaderValue::try_from(s).map_err(|e| fail(-4, url, e.to_string()));
+        headers.insert(HOST, value(host)?);
+        if !headers.contains_key(USER_AGENT) {
+            headers.insert(USER_AGENT, value(self.user_agent())?);
+        }
+        if !headers.contains_key(ACCEPT_LANGUAGE) {
+            headers.insert(ACCEPT_LANGUAGE, value(self.accept_language_header())?);
+        }
+        if request.credentials == Credentials::Include {
+            let site = SiteContext::for_request(
+                url,
+                request.site_for_cookies.as_ref(),
+                request.site_for_cookies.is_none(),
+                request.method.as_str(),
+            );
+            let cookie = self.cookies().cookie_header(
+                url,
+                CookieOptions {
+                    site,
+                    include_http_only: true,
+                },
+            );
+            if !cookie.is_empty() {
+                headers.insert(COOKIE, value(cookie)?);
+            }
+        }
+        Ok(builder)
+    }
+}
+
+async fn send<T>(
+    io: TokioIo<T>,
+    head: http::request::Builder,
+    body: Full<Bytes>,
+    url: &Url,
+) -> Result<http::Response<Incoming>, FetchError>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| fail(-100, url, e.to_string()))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let request = head.body(body).map_err(|e| fail(-4, url, e.to_string()))?;
+    sender
+        .send_request(request)
+        .await
+        .map_err(|e| fail(-100, url, e.to_string()))
+}
+
+/// The session's network service as the transport of its downloads: proxy,
+/// TLS and cookie rules of the session apply to every download.
+#[derive(Clone)]
+pub struct SessionTransport {
+    session: Session,
+}
+
+impl SessionTransport {
+    /// The transport of `session`.
+    pub fn new(session: Session) -> Self {
+        SessionTransport { session }
+    }
+}
+
+/// Chromium's mapping of a network error to a download interrupt reason.
+pub fn interrupt_reason(error: NetError) -> InterruptReason {
+    match error.code() {
+        -7 => InterruptReason::NetworkTimeout,
+        -21 | -106 => InterruptReason::NetworkDisconnected,
+        -104 => InterruptReason::NetworkServerDown,
+        -328 => InterruptReason::ServerNoRange,
+        -354 => InterruptReason::ServerContentLengthMismatch,
+        -300 | -301 | -303 | -310 | -311 => InterruptReason::NetworkInvalidRequest,
+        code if (-299..=-200).contains(&code) => InterruptReason::ServerCertProblem,
+        _ => InterruptReason::NetworkFailed,
+    }
+}
+
+struct SessionBody(Response);
+
+impl DownloadBody for SessionBody {
+    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>, InterruptReason>> {
+        Box::pin(async move {
+            self.0
+                .chunk()
+                .await
+                .map(|c| c.map(|b| b.to_vec()))
+                .map_err(|e| interrupt_reason(e.error))
+        })
+    }
+}
+
+impl Transport for SessionTransport {
+    fn fetch(
+        &self,
+        request: FetchRequest,
+    ) -> BoxFuture<'static, Result<FetchResponse, InterruptReason>> {
+        let session = self.session.clone();
+        Box::pin(async move {
+            let mut fetch = Request::get(request.url);
+            fetch.headers = request.headers;
+            let response = session
+                .fetch(fetch)
+                .await
+                .map_err(|e| interrupt_reason(e.error))?;
+            Ok(FetchResponse {
+                status: response.status,
+                version: response.version,
+                headers: response.headers.clone(),
+                url_chain: response.url_chain.clone(),
+                body: Box::new(SessionBody(response)),
+            })
+        })
+    }
+}

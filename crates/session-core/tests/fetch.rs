@@ -1,0 +1,373 @@
+//! `Session::fetch` against loopback HTTP and HTTPS servers.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use http::Method;
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use sesh_core::net::{Credentials, RedirectMode, Request};
+use sesh_core::tls::NetError;
+use sesh_test_support::Ca;
+use url::Url;
+
+use crate::fresh;
+
+/// Answers one request on `stream`: the routes of the tests.
+fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
+    let mut reader = BufReader::new(stream);
+    let mut first = String::new();
+    if reader.read_line(&mut first).unwrap_or(0) == 0 {
+        return;
+    }
+    requests.fetch_add(1, Ordering::SeqCst);
+    let mut headers = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        let line = line.trim_end().to_owned();
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            headers.push((k.to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let mut body = vec![0u8; length];
+    let _ = reader.read_exact(&mut body);
+    let mut parts = first.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
+    let target = parts.next().unwrap_or_default().to_owned();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let (status, extra, content) = if target == "/hello" {
+        (
+            "200 OK",
+            "Set-Cookie: sid=abc; Path=/; HttpOnly\r\n".to_owned(),
+            "hello".to_owned(),
+        )
+    } else if target == "/echo" {
+        let text = format!(
+            "method={method}\nuser-agent={}\naccept-language={}\ncookie={}\nauthorization={}\nbody={}\n",
+            header("user-agent"),
+            header("accept-language"),
+            header("cookie"),
+            header("authorization"),
+            String::from_utf8_lossy(&body)
+        );
+        ("200 OK", String::new(), text)
+    } else if let Some(rest) = target.strip_prefix("/redirect/") {
+        let (code, to) = rest.split_once("?to=").unwrap();
+        let to = to.replace("%3A", ":").replace("%2F", "/");
+        (
+            match code {
+                "301" => "301 Moved",
+                "302" => "302 Found",
+                "303" => "303 See Other",
+                _ => "307 Temporary Redirect",
+            },
+            format!("Location: {to}\r\n"),
+            String::new(),
+        )
+    } else if target == "/file" {
+        (
+            "200 OK",
+            "Content-Disposition: attachment; filename=\"report.txt\"\r\nETag: \"f1\"\r\nAccept-Ranges: bytes\r\n"
+                .to_owned(),
+            FILE.repeat(1000),
+        )
+    } else if target == "/loop" {
+        ("302 Found", "Location: /loop\r\n".to_owned(), String::new())
+    } else {
+        (
+            "404 Not Found",
+            String::new(),
+            format!("no {target} on {port}"),
+        )
+    };
+    let mut out = reader.into_inner();
+    let _ = write!(
+        out,
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{content}",
+        content.len()
+    );
+    let _ = out.flush();
+}
+
+/// The line `/file` repeats.
+const FILE: &str = "a line of the downloaded report\n";
+
+struct Server {
+    addr: SocketAddr,
+    requests: Arc<AtomicUsize>,
+}
+
+fn http_server() -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let counter = counter.clone();
+            std::thread::spawn(move || answer(stream, addr.port(), &counter));
+        }
+    });
+    Server { addr, requests }
+}
+
+fn https_server(ca: &Ca) -> Server {
+    let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der.clone(), ca.der.clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key.clone())),
+    )
+    .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (config, counter) = (config.clone(), counter.clone());
+            std::thread::spawn(move || {
+                let Ok(conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                answer(
+                    rustls::StreamOwned::new(conn, stream),
+                    addr.port(),
+                    &counter,
+                );
+            });
+        }
+    });
+    Server { addr, requests }
+}
+
+fn url(server: &Server, host: &str, path: &str, https: bool) -> Url {
+    let scheme = if https { "https" } else { "http" };
+    Url::parse(&format!("{scheme}://{host}:{}{path}", server.addr.port())).unwrap()
+}
+
+fn lines(body: &[u8]) -> std::collections::HashMap<String, String> {
+    String::from_utf8_lossy(body)
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_fetch_carries_the_sessions_identity_and_cookies() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    ses.set_user_agent("SeshTest/1.0", Some("fr,en")).unwrap();
+    let server = http_server();
+    let response = ses
+        .fetch(Request::get(url(&server, "127.0.0.1", "/hello", false)))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.remote_addr, server.addr);
+    assert_eq!(response.url_chain.len(), 1);
+    assert_eq!(response.bytes().await.unwrap(), b"hello");
+
+    let echo = ses
+        .fetch(Request::get(url(&server, "127.0.0.1", "/echo", false)))
+        .await
+        .unwrap();
+    let seen = lines(&echo.bytes().await.unwrap());
+    assert_eq!(seen["user-agent"], "SeshTest/1.0");
+    assert_eq!(seen["accept-language"], "fr,en;q=0.9");
+    assert_eq!(
+        seen["cookie"], "sid=abc",
+        "the Set-Cookie of /hello went back"
+    );
+
+    let mut omit = Request::get(url(&server, "127.0.0.1", "/echo", false));
+    omit.credentials = Credentials::Omit;
+    let seen = lines(&ses.fetch(omit).await.unwrap().bytes().await.unwrap());
+    assert_eq!(seen["cookie"], "");
+}
+
+#[tokio::test]
+async fn redirects_follow_browser_rules() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let server = http_server();
+    let post = |code: &str, to: &Url| {
+        let mut r = Request::get(url(
+            &server,
+            "127.0.0.1",
+            &format!("/redirect/{code}?to={}", to.as_str()),
+            false,
+        ));
+        r.method = Method::POST;
+        r.body = bytes::Bytes::from_static(b"payload");
+        r.headers
+            .insert("authorization", "Bearer secret".parse().unwrap());
+        r
+    };
+    let same = url(&server, "127.0.0.1", "/echo", false);
+    let cross = url(&server, "localhost", "/echo", false);
+
+    for (code, method, body) in [
+        ("303", "GET", ""),
+        ("302", "GET", ""),
+        ("301", "GET", ""),
+        ("307", "POST", "payload"),
+    ] {
+        let response = ses.fetch(post(code, &same)).await.unwrap();
+        assert_eq!(response.url_chain.len(), 2, "{code}");
+        assert_eq!(response.url, same);
+        let seen = lines(&response.bytes().await.unwrap());
+        assert_eq!(seen["method"], method, "{code}");
+        assert_eq!(seen["body"], body, "{code}");
+        assert_eq!(
+            seen["authorization"], "Bearer secret",
+            "same origin keeps it"
+        );
+    }
+    let seen = lines(
+        &ses.fetch(post("307", &cross))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(seen["authorization"], "", "another origin never sees it");
+
+    let mut manual = post("302", &same);
+    manual.redirect = RedirectMode::Manual;
+    let response = ses.fetch(manual).await.unwrap();
+    assert_eq!(response.status, 302);
+    assert_eq!(response.url_chain.len(), 1);
+
+    let mut error = post("302", &same);
+    error.redirect = RedirectMode::Error;
+    let err = ses.fetch(error).await.unwrap_err();
+    assert_eq!(err.error, NetError::from_code(-303));
+
+    let before = server.requests.load(Ordering::SeqCst);
+    let err = ses
+        .fetch(Request::get(url(&server, "127.0.0.1", "/loop", false)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error, NetError::from_code(-310), "{err}");
+    // The request and 20 redirects followed; the 21st redirect fails.
+    assert_eq!(server.requests.load(Ordering::SeqCst) - before, 21);
+}
+
+#[tokio::test]
+async fn connection_failures_are_chromium_net_errors() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = ses
+        .fetch(Request::get(
+            Url::parse(&format!("http://{closed}/")).unwrap(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.error.to_string(),
+        "net::ERR_CONNECTION_REFUSED",
+        "{err}"
+    );
+    let err = ses
+        .fetch(Request::get(Url::parse("ftp://127.0.0.1/x").unwrap()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error, NetError::from_code(-301));
+}
+
+#[tokio::test]
+async fn https_is_verified_by_the_session_before_any_byte_is_sent() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let ca = Ca::root("sesh fetch test CA");
+    let server = https_server(&ca);
+    let target = url(&server, "localhost", "/hello", true);
+    let err = ses.fetch(Request::get(target.clone())).await.unwrap_err();
+    assert_eq!(
+        err.error.to_string(),
+        "net::ERR_CERT_AUTHORITY_INVALID",
+        "{err}"
+    );
+    assert_eq!(
+        server.requests.load(Ordering::SeqCst),
+        0,
+        "no request reached it"
+    );
+
+    ses.cert_verifier().add_root_pem(&ca.pem).unwrap();
+    let response = ses.fetch(Request::get(target)).await.unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.bytes().await.unwrap(), b"hello");
+    assert_eq!(server.requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn download_url_saves_through_the_session_into_its_download_path() {
+    use sesh_core::downloads::{DownloadState, WillDownload};
+
+    let (tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let dir = tmp.path().join("Downloads");
+    ses.set_download_path(&dir).unwrap();
+    let server = http_server();
+    let item = ses.download_url(url(&server, "127.0.0.1", "/file", false));
+    assert_eq!(item.wait_done().await, DownloadState::Completed);
+    assert_eq!(item.save_path(), dir.join("report.txt"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("report.txt")).unwrap(),
+        FILE.repeat(1000)
+    );
+    assert_eq!(item.etag(), "\"f1\"");
+
+    // A will-download handler prevents the next one: nothing is written.
+    ses.set_will_download_handler(Some(Arc::new(
+        |_item: &sesh_core::downloads::DownloadItem| WillDownload::Prevent,
+    )));
+    let item = ses.download_url(url(&server, "127.0.0.1", "/file", false));
+    assert_eq!(item.wait_done().await, DownloadState::Cancelled);
+    assert!(!dir.join("report (1).txt").exists());
+    ses.set_will_download_handler(None);
+
+    // A download that cannot connect is interrupted, resumable.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let item = ses.download_url(Url::parse(&format!("http://{closed}/x")).unwrap());
+    let mut rx = item.subscribe();
+    let event = rx.recv().await.unwrap();
+    assert_eq!(
+        event,
+        sesh_core::downloads::DownloadEvent::Updated(DownloadState::Interrupted)
+    );
+    assert_eq!(
+        item.interrupt_reason(),
+        Some(sesh_core::downloads::InterruptReason::NetworkFailed)
+    );
+}
