@@ -41,6 +41,7 @@ pub(crate) fn run(sessions: &Sessions) -> anyhow::Result<()> {
     tls(sessions)?;
     cookies(sessions)?;
     download_names(sessions)?;
+    fetch_and_download(sessions)?;
     println!();
     println!("End of the tour. `sesh --help` lists the commands.");
     Ok(())
@@ -481,6 +482,178 @@ fn download_names(sessions: &Sessions) -> anyhow::Result<()> {
         }
         Ok(())
     })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// The bytes the tour's server offers: 3 MiB, different on every line.
+fn tour_file() -> Vec<u8> {
+    (0..3u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect()
+}
+
+/// A loopback HTTP/1.1 server for the tour: `/hello`, and `/report.bin`
+/// with an ETag and byte ranges, whose first transfer the server cuts
+/// after `cut` bytes.
+fn tour_http_server(file: Arc<Vec<u8>>, cut: usize) -> anyhow::Result<std::net::SocketAddr> {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let cut_done = Arc::new(AtomicBool::new(false));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (file, cut_done) = (file.clone(), cut_done.clone());
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut reader = BufReader::new(stream.try_clone()?);
+                let mut first = String::new();
+                reader.read_line(&mut first)?;
+                let mut range_start = None;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("range: bytes=") {
+                        range_start = v.trim().trim_end_matches('-').parse::<usize>().ok();
+                    }
+                }
+                let mut out = stream;
+                if first.starts_with("GET /hello ") {
+                    let body = "hello from loopback";
+                    write!(
+                        out,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nSet-Cookie: visit=1\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )?;
+                    return Ok(());
+                }
+                let start = range_start.unwrap_or(0).min(file.len());
+                let status = if range_start.is_some() {
+                    format!(
+                        "206 Partial Content\r\nContent-Range: bytes {start}-{}/{}",
+                        file.len() - 1,
+                        file.len()
+                    )
+                } else {
+                    "200 OK".to_owned()
+                };
+                write!(
+                    out,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"quarterly report.bin\"\r\nETag: \"tour-1\"\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n",
+                    file.len() - start
+                )?;
+                let end = if cut_done.swap(true, Ordering::SeqCst) {
+                    file.len()
+                } else {
+                    cut.min(file.len())
+                };
+                for chunk in file[start..end.max(start)].chunks(64 * 1024) {
+                    out.write_all(chunk)?;
+                }
+                Ok(())
+            });
+        }
+    });
+    Ok(addr)
+}
+
+fn fetch_and_download(sessions: &Sessions) -> anyhow::Result<()> {
+    use sesh::downloads::{DownloadEvent, DownloadState, WillDownload};
+
+    chapter(8, "Fetch and a download that survives a dropped connection");
+    let file = Arc::new(tour_file());
+    let addr = tour_http_server(file.clone(), 1_200_000)?;
+    let ses = sessions.from_partition("tour-scratch", PartitionOptions::default())?;
+    let dir = std::env::temp_dir().join(format!("sesh-tour-downloads-{}", std::process::id()));
+    ses.set_download_path(&dir)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(async {
+        let hello = Url::parse(&format!("http://{addr}/hello"))?;
+        let response = ses.fetch(sesh::net::Request::get(hello.clone())).await?;
+        let status = response.status;
+        let body = String::from_utf8_lossy(&response.bytes().await?).into_owned();
+        println!("ses.fetch({hello}) → {status} {body:?}");
+        println!(
+            "  the session kept its cookie: {}",
+            ses.cookies()
+                .cookie_header(&hello, sesh::storage::cookies::CookieOptions::default())
+        );
+
+        ses.set_will_download_handler(Some(Arc::new(|item: &sesh::downloads::DownloadItem| {
+            println!(
+                "  will-download: {:?}, {} bytes, {}",
+                item.filename(),
+                item.total_bytes(),
+                item.mime_type()
+            );
+            WillDownload::Continue
+        })));
+        let url = Url::parse(&format!("http://{addr}/report.bin"))?;
+        let item = ses.download_url(url.clone());
+        let mut events = item.subscribe();
+        println!("ses.downloadURL({url})");
+        // Pause at the first progress, then go on.
+        while let Some(event) = events.recv().await {
+            if event == DownloadEvent::Updated(DownloadState::Progressing) {
+                break;
+            }
+        }
+        item.pause();
+        println!(
+            "  paused at {} bytes: isPaused={} canResume={}",
+            item.received_bytes(),
+            item.is_paused(),
+            item.can_resume()
+        );
+        item.resume();
+        while let Some(event) = events.recv().await {
+            if let DownloadEvent::Updated(DownloadState::Interrupted) = event {
+                break;
+            }
+        }
+        println!(
+            "  the server dropped the connection: state={} after {} of {} bytes ({}%), canResume={}",
+            item.state().as_str(),
+            item.received_bytes(),
+            item.total_bytes(),
+            item.percent_complete(),
+            item.can_resume()
+        );
+        let record = item.to_interrupted();
+        if let Some(record) = &record {
+            ses.record_interrupted_download(record)?;
+            println!(
+                "  recorded for a restart: {} interrupted download(s) in the session",
+                ses.interrupted_downloads()?.len()
+            );
+        }
+        item.resume();
+        let state = item.wait_done().await;
+        let saved = std::fs::read(item.save_path())?;
+        let digest = |b: &[u8]| ring::digest::digest(&ring::digest::SHA256, b);
+        let same = digest(&saved).as_ref() == digest(&file).as_ref();
+        println!(
+            "  resumed with Range: bytes={}- → {}: {} ({} bytes, SHA-256 identical to the server's: {same})",
+            record.as_ref().map(|r| r.offset).unwrap_or_default(),
+            state.as_str(),
+            item.save_path()
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy(),
+            saved.len()
+        );
+        if let Some(record) = record {
+            ses.forget_interrupted_download(&record.path)?;
+        }
+        ses.set_will_download_handler(None);
+        anyhow::Ok(())
+    });
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
