@@ -6,6 +6,7 @@
 
 mod cert;
 mod cookies;
+mod download;
 mod download_name;
 mod resolve_proxy;
 mod tour;
@@ -52,6 +53,10 @@ enum Command {
     /// Read and write the session's cookies.
     #[command(subcommand)]
     Cookies(cookies::CookiesCommand),
+    /// Download a URL through the session (progress bar; Ctrl-C or a dropped
+    /// connection interrupts and records it; --list and --resume continue
+    /// it). Exit 0 when completed, 1 when interrupted or cancelled.
+    Download(download::Args),
     /// Print the name a download is saved under, as Chromium picks it.
     DownloadName(download_name::Args),
     /// Print what ses.resolveProxy(url) answers for each URL.
@@ -202,6 +207,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ses.flush_storage()?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Download(args) => download::run(&open_session(&cli)?, args),
         Command::DownloadName(args) => download_name::run(args).map(|()| ExitCode::SUCCESS),
         Command::ResolveProxy(args) => resolve_proxy::run(args).map(|()| ExitCode::SUCCESS),
         Command::Tour => tour::run(&sessions(&cli)?).map(|()| ExitCode::SUCCESS),

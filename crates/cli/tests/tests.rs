@@ -2,6 +2,7 @@
 
 mod cert;
 mod cookies;
+mod download;
 mod download_name;
 mod resolve_proxy;
 mod session_info;

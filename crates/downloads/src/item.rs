@@ -597,6 +597,24 @@ impl DownloadItem {
         self.emit(DownloadEvent::Done(DownloadState::Cancelled));
     }
 
+    /// Stops the transfer as an application shutting down does: the item is
+    /// `interrupted` (`USER_SHUTDOWN`) and resumable, its bytes kept.
+    pub fn shut_down(&self) {
+        if let Some(task) = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+        let progressing = self.lock().state == DownloadState::Progressing;
+        if progressing {
+            self.interrupt(InterruptReason::UserShutdown);
+        }
+    }
+
     fn interrupt(&self, reason: InterruptReason) {
         {
             let mut s = self.lock();
