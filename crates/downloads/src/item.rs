@@ -582,33 +582,30 @@ impl DownloadItem {
             s.end_time = now_seconds();
             s.save_path.clone()
         };
-        if let Some(task) = self
-            .inner
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            task.abort();
-        }
+        self.stop_transfer();
         if !save_path.as_os_str().is_empty() {
             let _ = std::fs::remove_file(crate::partial::partial_path(&save_path));
         }
         self.emit(DownloadEvent::Done(DownloadState::Cancelled));
     }
 
-    /// Stops the transfer as an application shutting down does: the item is
-    /// `interrupted` (`USER_SHUTDOWN`) and resumable, its bytes kept.
-    pub fn shut_down(&self) {
-        if let Some(task) = self
+    /// Aborts the transfer task, if one runs.
+    fn stop_transfer(&self) {
+        let task = self
             .inner
             .task
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
+            .take();
+        if let Some(task) = task {
             task.abort();
         }
+    }
+
+    /// Stops the transfer as an application shutting down does: the item is
+    /// `interrupted` (`USER_SHUTDOWN`) and resumable, its bytes kept.
+    pub fn shut_down(&self) {
+        self.stop_transfer();
         let progressing = self.lock().state == DownloadState::Progressing;
         if progressing {
             self.interrupt(InterruptReason::UserShutdown);
