@@ -69,6 +69,10 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
         },
     ];
     if !options.no_deny {
+        // cargo-deny reads the metadata of every package of the lock file,
+        // those of other targets (wasm) included, which a build for this
+        // machine never downloads: fetch them first.
+        steps.push(cargo("fetch", &["fetch", "--locked"]));
         // The advisory database needs the internet; the other checks read
         // only the lock file and the local registry.
         steps.push(cargo(
