@@ -22,6 +22,7 @@ use sesh_cert_verify::NetError;
 use sesh_downloads::{
     Body as DownloadBody, BoxFuture, FetchRequest, FetchResponse, InterruptReason, Transport,
 };
+use sesh_proxy_rules::{DEFAULT_RETRY_DELAY, ProxyScheme, ProxyServer};
 use sesh_storage::cookies::{CookieOptions, SiteContext};
 use tokio::net::TcpStream;
 use url::Url;
@@ -237,32 +238,13 @@ impl Session {
             .trim_end_matches(']')
             .to_owned();
         let port = url.port_or_known_default().unwrap_or(80);
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|e| fail(-105, url, e.to_string()))?
-            .collect();
-        let mut last = fail(-105, url, "no address");
-        let mut tcp = None;
-        for addr in addrs {
-            match TcpStream::connect(addr).await {
-                Ok(stream) => {
-                    tcp = Some((stream, addr));
-                    break;
-                }
-                Err(e) => {
-                    let code = match e.kind() {
-                        std::io::ErrorKind::ConnectionRefused => -102,
-                        std::io::ErrorKind::TimedOut => -118,
-                        _ => -104,
-                    };
-                    last = fail(code, url, e.to_string());
-                }
-            }
-        }
-        let (tcp, remote_addr) = tcp.ok_or(last)?;
-        let _ = tcp.set_nodelay(true);
+        let (tcp, remote_addr, absolute_form) = self.connect(url, &host, port, https).await?;
 
-        let head = self.request_head(request)?;
+        let mut head = self.request_head(request)?;
+        if absolute_form {
+            // Through an HTTP proxy, an http URL is requested whole.
+            head = head.uri(url.as_str());
+        }
         let body = Full::new(request.body.clone());
         let response = if https {
             let verifier = self.cert_verifier();
@@ -314,6 +296,61 @@ impl Session {
         })
     }
 
+    /// A connection for `url`: direct, or through the first proxy of the
+    /// session's answer for it that can be reached (a proxy that cannot is
+    /// marked bad, as Chromium does, and the next one is tried). Returns the
+    /// stream, the address it reached, and whether the request goes in
+    /// absolute form (http through an HTTP proxy).
+    async fn connect(
+        &self,
+        url: &Url,
+        host: &str,
+        port: u16,
+        https: bool,
+    ) -> Result<(TcpStream, SocketAddr, bool), FetchError> {
+        let resolution = self
+            .resolve_proxy_detailed(url.as_str())
+            .await
+            .map_err(|e| fail(-2, url, e.to_string()))?;
+        let mut last = None;
+        for server in resolution.list.servers() {
+            let ProxyServer::Proxy {
+                scheme,
+                port: proxy_port,
+                ..
+            } = server
+            else {
+                let (tcp, addr) = connect_tcp(url, host, port, false).await?;
+                return Ok((tcp, addr, false));
+            };
+            if *scheme != ProxyScheme::Http {
+                // Never fall back to a path the configuration did not ask
+                // for: an unsupported proxy fails the request.
+                return Err(fail(
+                    -336,
+                    url,
+                    format!("{server} is not supported by sesh yet"),
+                ));
+            }
+            let proxy_host = server.connect_host().unwrap_or_default();
+            let (mut tcp, addr) = match connect_tcp(url, proxy_host, *proxy_port, true).await {
+                Ok(c) => c,
+                Err(e) => {
+                    self.proxy_retry_list()
+                        .mark_bad(server, DEFAULT_RETRY_DELAY, true);
+                    last = Some(e);
+                    continue;
+                }
+            };
+            if !https {
+                return Ok((tcp, addr, true));
+            }
+            tunnel(&mut tcp, url, host, port, &self.user_agent()).await?;
+            return Ok((tcp, addr, false));
+        }
+        Err(last.unwrap_or_else(|| fail(-336, url, "the proxy list is empty")))
+    }
+
     fn request_head(&self, request: &Request) -> Result<http::request::Builder, FetchError> {
         let url = &request.url;
         let mut path = url.path().to_owned();
@@ -359,6 +396,94 @@ impl Session {
             }
         }
         Ok(builder)
+    }
+}
+
+/// A TCP connection to `host:port` (the target, or a proxy).
+async fn connect_tcp(
+    url: &Url,
+    host: &str,
+    port: u16,
+    to_proxy: bool,
+) -> Result<(TcpStream, SocketAddr), FetchError> {
+    let resolve_error = if to_proxy { -130 } else { -105 };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| fail(resolve_error, url, format!("{host}: {e}")))?
+        .collect();
+    let mut last = fail(resolve_error, url, format!("{host}: no address"));
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok((stream, addr));
+            }
+            Err(e) => {
+                let code = match (to_proxy, e.kind()) {
+                    (true, _) => -130,
+                    (false, std::io::ErrorKind::ConnectionRefused) => -102,
+                    (false, std::io::ErrorKind::TimedOut) => -118,
+                    (false, _) => -104,
+                };
+                last = fail(code, url, format!("{addr}: {e}"));
+            }
+        }
+    }
+    Err(last)
+}
+
+/// Asks an HTTP proxy for a tunnel to `host:port` with `CONNECT`.
+async fn tunnel(
+    tcp: &mut TcpStream,
+    url: &Url,
+    host: &str,
+    port: u16,
+    user_agent: &str,
+) -> Result<(), FetchError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let authority = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let request = format!(
+        "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Connection: keep-alive\r\nUser-Agent: {user_agent}\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes())
+        .await
+        .map_err(|e| fail(-130, url, e.to_string()))?;
+    // The answer's head, read byte by byte so that nothing of the tunnel
+    // is consumed.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 64 * 1024 {
+            return Err(fail(-111, url, "the proxy's answer to CONNECT is too long"));
+        }
+        let mut byte = [0u8; 1];
+        let n = tcp
+            .read(&mut byte)
+            .await
+            .map_err(|e| fail(-111, url, e.to_string()))?;
+        if n == 0 {
+            return Err(fail(-111, url, "the proxy closed the connection"));
+        }
+        head.push(byte[0]);
+    }
+    let status_line = String::from_utf8_lossy(&head);
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or(0);
+    match status {
+        200 => Ok(()),
+        407 => Err(fail(-127, url, "the proxy asks for credentials")),
+        _ => Err(fail(
+            -111,
+            url,
+            format!("the proxy answered CONNECT with {status}"),
+        )),
     }
 }
 

@@ -57,11 +57,12 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
         )
     } else if target == "/echo" {
         let text = format!(
-            "method={method}\nuser-agent={}\naccept-language={}\ncookie={}\nauthorization={}\nbody={}\n",
+            "method={method}\nuser-agent={}\naccept-language={}\ncookie={}\nauthorization={}\nvia={}\nbody={}\n",
             header("user-agent"),
             header("accept-language"),
             header("cookie"),
             header("authorization"),
+            header("via"),
             String::from_utf8_lossy(&body)
         );
         ("200 OK", String::new(), text)
@@ -159,6 +160,70 @@ fn https_server(ca: &Ca) -> Server {
         }
     });
     Server { addr, requests }
+}
+
+/// A real tinyproxy on 127.0.0.1, stopped on drop. `connect_ports`: the
+/// ports CONNECT may reach (empty: all).
+struct Tinyproxy {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Tinyproxy {
+    fn start(connect_ports: &[u16]) -> Tinyproxy {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut conf = format!(
+            "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nAllow 127.0.0.1\nLogLevel Critical\n"
+        );
+        for p in connect_ports {
+            conf.push_str(&format!("ConnectPort {p}\n"));
+        }
+        let path = dir.path().join("tinyproxy.conf");
+        std::fs::write(&path, conf).unwrap();
+        let child = std::process::Command::new("tinyproxy")
+            .arg("-d")
+            .arg("-c")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("tinyproxy must be installed (.ci/run installs it)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tinyproxy did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Tinyproxy {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Tinyproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn proxy_rules(rules: &str) -> sesh_core::proxy::ProxyConfig {
+    sesh_core::proxy::ProxyConfig {
+        proxy_rules: Some(rules.to_owned()),
+        // The targets are on loopback, which bypasses proxies unless told.
+        proxy_bypass_rules: Some("<-loopback>".to_owned()),
+        ..Default::default()
+    }
 }
 
 fn url(server: &Server, host: &str, path: &str, https: bool) -> Url {
@@ -370,4 +435,108 @@ async fn download_url_saves_through_the_session_into_its_download_path() {
         item.interrupt_reason(),
         Some(sesh_core::downloads::InterruptReason::NetworkFailed)
     );
+}
+
+#[tokio::test]
+async fn requests_go_through_an_http_proxy_and_https_through_its_tunnel() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let proxy = Tinyproxy::start(&[]);
+    ses.set_proxy(proxy_rules(&format!("127.0.0.1:{}", proxy.port)))
+        .await
+        .unwrap();
+    let server = http_server();
+    let response = ses
+        .fetch(Request::get(url(&server, "127.0.0.1", "/echo", false)))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.remote_addr.port(),
+        proxy.port,
+        "it went to the proxy"
+    );
+    let seen = lines(&response.bytes().await.unwrap());
+    assert!(seen["via"].contains("tinyproxy"), "{seen:?}");
+
+    let ca = Ca::root("sesh proxy test CA");
+    let tls = https_server(&ca);
+    ses.cert_verifier().add_root_pem(&ca.pem).unwrap();
+    let response = ses
+        .fetch(Request::get(url(&tls, "localhost", "/hello", true)))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.remote_addr.port(), proxy.port);
+    assert_eq!(response.bytes().await.unwrap(), b"hello");
+}
+
+#[tokio::test]
+async fn an_unreachable_proxy_is_skipped_and_marked_bad() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let proxy = Tinyproxy::start(&[]);
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    ses.set_proxy(proxy_rules(&format!("{dead},127.0.0.1:{}", proxy.port)))
+        .await
+        .unwrap();
+    let server = http_server();
+    let target = url(&server, "127.0.0.1", "/echo", false);
+    let response = ses.fetch(Request::get(target.clone())).await.unwrap();
+    assert_eq!(response.remote_addr.port(), proxy.port);
+    // The dead proxy now comes last in the session's answers.
+    assert_eq!(
+        ses.resolve_proxy(target.as_str()).await.unwrap(),
+        format!("PROXY 127.0.0.1:{};PROXY {dead}", proxy.port)
+    );
+
+    // With no proxy reachable, the request fails as Chromium says.
+    ses.set_proxy(proxy_rules(&dead.to_string())).await.unwrap();
+    ses.force_reload_proxy_config().await.unwrap();
+    let err = ses.fetch(Request::get(target)).await.unwrap_err();
+    assert_eq!(
+        err.error.to_string(),
+        "net::ERR_PROXY_CONNECTION_FAILED",
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_tunnel_fails_without_trying_the_next_proxy() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    // This one only tunnels to port 443.
+    let strict = Tinyproxy::start(&[443]);
+    let open = Tinyproxy::start(&[]);
+    ses.set_proxy(proxy_rules(&format!(
+        "127.0.0.1:{},127.0.0.1:{}",
+        strict.port, open.port
+    )))
+    .await
+    .unwrap();
+    let ca = Ca::root("sesh tunnel test CA");
+    let tls = https_server(&ca);
+    let err = ses
+        .fetch(Request::get(url(&tls, "localhost", "/hello", true)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.error.to_string(),
+        "net::ERR_TUNNEL_CONNECTION_FAILED",
+        "{err}"
+    );
+    assert_eq!(tls.requests.load(Ordering::SeqCst), 0);
+
+    // A proxy sesh cannot speak yet fails the request rather than being
+    // skipped for a path the configuration did not ask for.
+    ses.set_proxy(proxy_rules("socks5://127.0.0.1:1080,direct://"))
+        .await
+        .unwrap();
+    let err = ses
+        .fetch(Request::get(url(&tls, "localhost", "/hello", true)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error, NetError::from_code(-336), "{err}");
 }
