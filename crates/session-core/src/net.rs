@@ -314,41 +314,68 @@ impl Session {
             .map_err(|e| fail(-2, url, e.to_string()))?;
         let mut last = None;
         for server in resolution.list.servers() {
-            let ProxyServer::Proxy {
-                scheme,
-                port: proxy_port,
-                ..
-            } = server
-            else {
-                let (tcp, addr) = connect_tcp(url, host, port, false).await?;
-                return Ok((tcp, addr, false));
-            };
-            if *scheme != ProxyScheme::Http {
-                // Never fall back to a path the configuration did not ask
-                // for: an unsupported proxy fails the request.
-                return Err(fail(
-                    -336,
-                    url,
-                    format!("{server} is not supported by sesh yet"),
-                ));
-            }
-            let proxy_host = server.connect_host().unwrap_or_default();
-            let (mut tcp, addr) = match connect_tcp(url, proxy_host, *proxy_port, true).await {
-                Ok(c) => c,
-                Err(e) => {
+            match self.connect_via(server, url, host, port, https).await {
+                Ok(connection) => return Ok(connection),
+                Err(e) if !server.is_direct() && falls_over(e.error) => {
                     self.proxy_retry_list()
                         .mark_bad(server, DEFAULT_RETRY_DELAY, true);
                     last = Some(e);
-                    continue;
                 }
-            };
-            if !https {
-                return Ok((tcp, addr, true));
+                // Chromium reports a SOCKS proxy's "host unreachable" as
+                // the address being unreachable.
+                Err(e) if e.error.code() == -121 => {
+                    return Err(FetchError {
+                        error: NetError::from_code(-109),
+                        ..e
+                    });
+                }
+                Err(e) => return Err(e),
             }
-            tunnel(&mut tcp, url, host, port, &self.user_agent()).await?;
-            return Ok((tcp, addr, false));
         }
         Err(last.unwrap_or_else(|| fail(-336, url, "the proxy list is empty")))
+    }
+
+    /// One attempt: direct, or through `server`.
+    async fn connect_via(
+        &self,
+        server: &ProxyServer,
+        url: &Url,
+        host: &str,
+        port: u16,
+        https: bool,
+    ) -> Result<(TcpStream, SocketAddr, bool), FetchError> {
+        let ProxyServer::Proxy {
+            scheme,
+            port: proxy_port,
+            ..
+        } = server
+        else {
+            let (tcp, addr) = connect_tcp(url, host, port, false).await?;
+            return Ok((tcp, addr, false));
+        };
+        let proxy_host = server.connect_host().unwrap_or_default();
+        match scheme {
+            ProxyScheme::Http => {
+                let (mut tcp, addr) = connect_tcp(url, proxy_host, *proxy_port, true).await?;
+                if !https {
+                    return Ok((tcp, addr, true));
+                }
+                tunnel(&mut tcp, url, host, port, &self.user_agent()).await?;
+                Ok((tcp, addr, false))
+            }
+            ProxyScheme::Socks5 => {
+                let (mut tcp, addr) = connect_tcp(url, proxy_host, *proxy_port, true).await?;
+                socks5(&mut tcp, url, host, port).await?;
+                Ok((tcp, addr, false))
+            }
+            // Never fall back to a path the configuration did not ask for:
+            // a proxy sesh cannot speak fails the request.
+            _ => Err(fail(
+                -336,
+                url,
+                format!("{server} is not supported by sesh yet"),
+            )),
+        }
     }
 
     fn request_head(&self, request: &Request) -> Result<http::request::Builder, FetchError> {
@@ -430,6 +457,88 @@ async fn connect_tcp(
         }
     }
     Err(last)
+}
+
+/// Whether a failure through a proxy moves on to the next entry of the
+/// list, as Chromium decides.
+fn falls_over(error: NetError) -> bool {
+    matches!(
+        error.code(),
+        -130 | -105 | -106 | -109 | -100 | -118 | -101 | -102 | -103 | -7 | -120 | -136 | -107
+    )
+}
+
+/// SOCKS5 (RFC 1928) without authentication, the target's name resolved by
+/// the proxy as Chromium has it.
+async fn socks5(tcp: &mut TcpStream, url: &Url, host: &str, port: u16) -> Result<(), FetchError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let broken = |detail: &str| fail(-120, url, detail.to_owned());
+    tcp.write_all(&[5, 1, 0])
+        .await
+        .map_err(|e| broken(&e.to_string()))?;
+    let mut choice = [0u8; 2];
+    tcp.read_exact(&mut choice)
+        .await
+        .map_err(|e| broken(&e.to_string()))?;
+    if choice != [5, 0] {
+        return Err(broken(
+            "the SOCKS5 proxy wants an authentication sesh does not offer",
+        ));
+    }
+    let mut request = vec![5, 1, 0];
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            request.push(1);
+            request.extend_from_slice(&ip.octets());
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            request.push(4);
+            request.extend_from_slice(&ip.octets());
+        }
+        Err(_) => {
+            let name = host.as_bytes();
+            let len = u8::try_from(name.len()).map_err(|_| broken("the host name is too long"))?;
+            request.push(3);
+            request.push(len);
+            request.extend_from_slice(name);
+        }
+    }
+    request.extend_from_slice(&port.to_be_bytes());
+    tcp.write_all(&request)
+        .await
+        .map_err(|e| broken(&e.to_string()))?;
+    let mut reply = [0u8; 4];
+    tcp.read_exact(&mut reply)
+        .await
+        .map_err(|e| broken(&e.to_string()))?;
+    if reply[0] != 5 {
+        return Err(broken("not a SOCKS5 reply"));
+    }
+    if reply[1] != 0 {
+        return Err(fail(
+            if reply[1] == 4 { -121 } else { -120 },
+            url,
+            format!("the SOCKS5 proxy could not connect (reply {})", reply[1]),
+        ));
+    }
+    let rest = match reply[3] {
+        1 => 4 + 2,
+        4 => 16 + 2,
+        3 => {
+            let mut len = [0u8; 1];
+            tcp.read_exact(&mut len)
+                .await
+                .map_err(|e| broken(&e.to_string()))?;
+            usize::from(len[0]) + 2
+        }
+        _ => return Err(broken("a SOCKS5 reply with an unknown address type")),
+    };
+    let mut bound = vec![0u8; rest];
+    tcp.read_exact(&mut bound)
+        .await
+        .map_err(|e| broken(&e.to_string()))?;
+    Ok(())
 }
 
 /// Asks an HTTP proxy for a tunnel to `host:port` with `CONNECT`.

@@ -164,6 +164,44 @@ fn https_server(ca: &Ca) -> Server {
 
 /// A real tinyproxy on 127.0.0.1, stopped on drop. `connect_ports`: the
 /// ports CONNECT may reach (empty: all).
+/// A real microsocks (SOCKS5) on 127.0.0.1, stopped on drop.
+struct Microsocks {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Microsocks {
+    fn start() -> Microsocks {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("microsocks")
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("microsocks must be installed (.ci/run installs it)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "microsocks did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Microsocks { child, port }
+    }
+}
+
+impl Drop for Microsocks {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 struct Tinyproxy {
     child: std::process::Child,
     port: u16,
@@ -531,7 +569,7 @@ async fn a_refused_tunnel_fails_without_trying_the_next_proxy() {
 
     // A proxy sesh cannot speak yet fails the request rather than being
     // skipped for a path the configuration did not ask for.
-    ses.set_proxy(proxy_rules("socks5://127.0.0.1:1080,direct://"))
+    ses.set_proxy(proxy_rules("https://127.0.0.1:1,direct://"))
         .await
         .unwrap();
     let err = ses
@@ -539,4 +577,52 @@ async fn a_refused_tunnel_fails_without_trying_the_next_proxy() {
         .await
         .unwrap_err();
     assert_eq!(err.error, NetError::from_code(-336), "{err}");
+}
+
+#[tokio::test]
+async fn requests_go_through_a_socks5_proxy_which_resolves_the_name() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let socks = Microsocks::start();
+    ses.set_proxy(proxy_rules(&format!("socks5://127.0.0.1:{}", socks.port)))
+        .await
+        .unwrap();
+    let server = http_server();
+    let response = ses
+        .fetch(Request::get(url(&server, "localhost", "/hello", false)))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.remote_addr.port(),
+        socks.port,
+        "it went to the proxy"
+    );
+    assert_eq!(response.bytes().await.unwrap(), b"hello");
+
+    let ca = Ca::root("sesh socks test CA");
+    let tls = https_server(&ca);
+    ses.cert_verifier().add_root_pem(&ca.pem).unwrap();
+    let response = ses
+        .fetch(Request::get(url(&tls, "localhost", "/hello", true)))
+        .await
+        .unwrap();
+    assert_eq!(response.bytes().await.unwrap(), b"hello");
+
+    // The proxy cannot reach the target: Chromium fails over to the next
+    // entry; with none left, the request fails with the SOCKS error.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = ses
+        .fetch(Request::get(
+            Url::parse(&format!("http://{closed}/")).unwrap(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.error.to_string(),
+        "net::ERR_SOCKS_CONNECTION_FAILED",
+        "{err}"
+    );
 }
