@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::header::{
-    ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, HeaderMap,
-    HeaderValue, LOCATION, SET_COOKIE, USER_AGENT,
+    ACCEPT_ENCODING, ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST,
+    HeaderMap, HeaderValue, LOCATION, SET_COOKIE, USER_AGENT,
 };
 use http::{Method, StatusCode, Version};
 use http_body_util::{BodyExt, Full};
@@ -102,6 +102,97 @@ pub struct FetchError {
     pub detail: String,
 }
 
+/// A streaming decoder of a `Content-Encoding`.
+enum Decoder {
+    Gzip(flate2::write::GzDecoder<Vec<u8>>),
+    Deflate(flate2::write::ZlibDecoder<Vec<u8>>),
+    Brotli(Box<brotli_decompressor::DecompressorWriter<Vec<u8>>>),
+    Zstd(zstd::stream::write::Decoder<'static, Vec<u8>>),
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Decoder::Gzip(_) => "gzip",
+            Decoder::Deflate(_) => "deflate",
+            Decoder::Brotli(_) => "br",
+            Decoder::Zstd(_) => "zstd",
+        })
+    }
+}
+
+impl Decoder {
+    /// The decoder for a `Content-Encoding` value, when sesh decodes it.
+    fn for_encoding(encoding: &str) -> Option<Decoder> {
+        Some(match encoding.trim().to_ascii_lowercase().as_str() {
+            "gzip" | "x-gzip" => Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new())),
+            "deflate" => Decoder::Deflate(flate2::write::ZlibDecoder::new(Vec::new())),
+            "br" => Decoder::Brotli(Box::new(brotli_decompressor::DecompressorWriter::new(
+                Vec::new(),
+                64 * 1024,
+            ))),
+            "zstd" => Decoder::Zstd(zstd::stream::write::Decoder::new(Vec::new()).ok()?),
+            _ => return None,
+        })
+    }
+
+    /// Feeds `input`; returns what it decodes to so far.
+    fn feed(&mut self, input: &[u8]) -> std::io::Result<Vec<u8>> {
+        use std::io::Write;
+        match self {
+            Decoder::Gzip(d) => {
+                d.write_all(input)?;
+                d.flush()?;
+                Ok(std::mem::take(d.get_mut()))
+            }
+            Decoder::Deflate(d) => {
+                d.write_all(input)?;
+                d.flush()?;
+                Ok(std::mem::take(d.get_mut()))
+            }
+            Decoder::Brotli(d) => {
+                d.write_all(input)?;
+                d.flush()?;
+                Ok(std::mem::take(d.get_mut()))
+            }
+            Decoder::Zstd(d) => {
+                d.write_all(input)?;
+                d.flush()?;
+                Ok(std::mem::take(d.get_mut()))
+            }
+        }
+    }
+
+    /// Ends the stream; returns the last bytes, or an error for a
+    /// truncated or corrupt one.
+    fn finish(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Decoder::Gzip(d) => d.finish(),
+            Decoder::Deflate(d) => d.finish(),
+            Decoder::Brotli(mut d) => {
+                d.close()?;
+                d.into_inner()
+                    .map_err(|_| std::io::Error::other("truncated brotli stream"))
+            }
+            Decoder::Zstd(mut d) => {
+                use std::io::Write;
+                d.flush()?;
+                Ok(std::mem::take(d.get_mut()))
+            }
+        }
+    }
+}
+
+/// `Accept-Encoding` as Chromium sends it: brotli and zstd only over
+/// secure connections.
+fn accept_encoding(https: bool) -> &'static str {
+    if https {
+        "gzip, deflate, br, zstd"
+    } else {
+        "gzip, deflate"
+    }
+}
+
 /// A response whose body has not been read yet.
 #[derive(Debug)]
 pub struct Response {
@@ -118,6 +209,8 @@ pub struct Response {
     /// The server's address.
     pub remote_addr: SocketAddr,
     body: Incoming,
+    decoder: Option<Decoder>,
+    ended: bool,
 }
 
 impl Response {
@@ -128,13 +221,15 @@ impl Response {
     /// `net::ERR_CONNECTION_CLOSED` and friends when the connection breaks.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, FetchError> {
         loop {
-            match self.body.frame().await {
-                None => return Ok(None),
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        return Ok(Some(data));
-                    }
-                }
+            if self.ended {
+                return Ok(None);
+            }
+            let raw = match self.body.frame().await {
+                None => None,
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => Some(data),
+                    Err(_) => continue,
+                },
                 Some(Err(e)) => {
                     return Err(FetchError {
                         error: NetError::from_code(-100),
@@ -142,6 +237,30 @@ impl Response {
                         detail: e.to_string(),
                     });
                 }
+            };
+            let Some(decoder) = &mut self.decoder else {
+                if raw.is_none() {
+                    self.ended = true;
+                }
+                return Ok(raw);
+            };
+            let decoded = match raw {
+                Some(data) => decoder.feed(&data),
+                None => {
+                    self.ended = true;
+                    match self.decoder.take() {
+                        Some(decoder) => decoder.finish(),
+                        None => Ok(Vec::new()),
+                    }
+                }
+            }
+            .map_err(|e| FetchError {
+                error: NetError::from_code(-330),
+                url: self.url.clone(),
+                detail: e.to_string(),
+            })?;
+            if !decoded.is_empty() {
+                return Ok(Some(Bytes::from(decoded)));
             }
         }
     }
@@ -240,7 +359,14 @@ impl Session {
         let port = url.port_or_known_default().unwrap_or(80);
         let (tcp, remote_addr, absolute_form) = self.connect(url, &host, port, https).await?;
 
+        let asked_encoding = !request.headers.contains_key(ACCEPT_ENCODING);
         let mut head = self.request_head(request)?;
+        if asked_encoding && let Some(headers) = head.headers_mut() {
+            headers.insert(
+                ACCEPT_ENCODING,
+                HeaderValue::from_static(accept_encoding(https)),
+            );
+        }
         if absolute_form {
             // Through an HTTP proxy, an http URL is requested whole.
             head = head.uri(url.as_str());
@@ -285,6 +411,21 @@ impl Session {
                 }
             }
         }
+        // Decoded only when this request asked for it (the app may send its
+        // own Accept-Encoding, identity for downloads) and the response has
+        // a body.
+        let decoder = if asked_encoding
+            && !matches!(parts.status.as_u16(), 204 | 304)
+            && request.method != Method::HEAD
+        {
+            parts
+                .headers
+                .get(http::header::CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Decoder::for_encoding)
+        } else {
+            None
+        };
         Ok(Response {
             status: parts.status,
             version: parts.version,
@@ -293,6 +434,8 @@ impl Session {
             url_chain: chain,
             remote_addr,
             body: incoming,
+            decoder,
+            ended: false,
         })
     }
 
@@ -669,6 +812,10 @@ impl Transport for SessionTransport {
         Box::pin(async move {
             let mut fetch = Request::get(request.url);
             fetch.headers = request.headers;
+            // Downloads keep the bytes as sent: ranges count them.
+            fetch
+                .headers
+                .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
             let response = session
                 .fetch(fetch)
                 .await

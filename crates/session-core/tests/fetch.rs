@@ -49,6 +49,20 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
+    if let Some(encoding) = target.strip_prefix("/encoded/") {
+        let plain = FILE.repeat(200);
+        let body = encode(encoding, plain.as_bytes());
+        let mut out = reader.into_inner();
+        let _ = write!(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Encoding: {}\r\nConnection: close\r\n\r\n",
+            body.len(),
+            encoding.trim_end_matches("-broken")
+        );
+        let _ = out.write_all(&body);
+        let _ = out.flush();
+        return;
+    }
     let (status, extra, content) = if target == "/hello" {
         (
             "200 OK",
@@ -57,9 +71,10 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
         )
     } else if target == "/echo" {
         let text = format!(
-            "method={method}\nuser-agent={}\naccept-language={}\ncookie={}\nauthorization={}\nvia={}\nbody={}\n",
+            "method={method}\nuser-agent={}\naccept-language={}\naccept-encoding={}\ncookie={}\nauthorization={}\nvia={}\nbody={}\n",
             header("user-agent"),
             header("accept-language"),
+            header("accept-encoding"),
             header("cookie"),
             header("authorization"),
             header("via"),
@@ -102,6 +117,38 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
         content.len()
     );
     let _ = out.flush();
+}
+
+/// `plain` compressed with `encoding` (`gzip-broken`: a gzip stream cut
+/// in the middle).
+fn encode(encoding: &str, plain: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    match encoding {
+        "gzip" | "gzip-broken" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(plain).unwrap();
+            let mut out = e.finish().unwrap();
+            if encoding == "gzip-broken" {
+                out.truncate(out.len() / 2);
+            }
+            out
+        }
+        "deflate" => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(plain).unwrap();
+            e.finish().unwrap()
+        }
+        "br" => {
+            let mut out = Vec::new();
+            {
+                let mut e = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                e.write_all(plain).unwrap();
+            }
+            out
+        }
+        "zstd" => zstd::encode_all(plain, 3).unwrap(),
+        other => panic!("no encoding {other}"),
+    }
 }
 
 /// The line `/file` repeats.
@@ -623,6 +670,77 @@ async fn requests_go_through_a_socks5_proxy_which_resolves_the_name() {
     assert_eq!(
         err.error.to_string(),
         "net::ERR_SOCKS_CONNECTION_FAILED",
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn bodies_are_decoded_and_accept_encoding_is_chromiums() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let server = http_server();
+    let seen = lines(
+        &ses.fetch(Request::get(url(&server, "127.0.0.1", "/echo", false)))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        seen["accept-encoding"], "gzip, deflate",
+        "no br/zstd over http"
+    );
+    let ca = Ca::root("sesh encoding test CA");
+    let tls = https_server(&ca);
+    ses.cert_verifier().add_root_pem(&ca.pem).unwrap();
+    let seen = lines(
+        &ses.fetch(Request::get(url(&tls, "localhost", "/echo", true)))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(seen["accept-encoding"], "gzip, deflate, br, zstd");
+
+    let plain = FILE.repeat(200);
+    for encoding in ["gzip", "deflate", "br", "zstd"] {
+        let response = ses
+            .fetch(Request::get(url(
+                &server,
+                "127.0.0.1",
+                &format!("/encoded/{encoding}"),
+                false,
+            )))
+            .await
+            .unwrap();
+        assert_eq!(response.headers["content-encoding"], encoding);
+        let body = response.bytes().await.unwrap();
+        assert_eq!(String::from_utf8(body).unwrap(), plain, "{encoding}");
+    }
+    // An app that asks for the raw bytes gets them.
+    let mut raw = Request::get(url(&server, "127.0.0.1", "/encoded/gzip", false));
+    raw.headers
+        .insert("accept-encoding", "identity".parse().unwrap());
+    let body = ses.fetch(raw).await.unwrap().bytes().await.unwrap();
+    assert_eq!(body, encode("gzip", plain.as_bytes()));
+    // A broken stream is Chromium's decoding error.
+    let err = ses
+        .fetch(Request::get(url(
+            &server,
+            "127.0.0.1",
+            "/encoded/gzip-broken",
+            false,
+        )))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.error.to_string(),
+        "net::ERR_CONTENT_DECODING_FAILED",
         "{err}"
     );
 }
