@@ -8,6 +8,7 @@
 //! webRequest and netlog.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{
@@ -73,6 +74,53 @@ pub struct Request {
     /// The site for cookies (the top frame's URL) deciding SameSite; `None`
     /// for a top-level request of the app itself (same-site).
     pub site_for_cookies: Option<Url>,
+    /// Cancels the request, and the reading of its body, when aborted.
+    pub abort: Option<AbortHandle>,
+}
+
+/// Cancels a fetch: `AbortController` for [`Session::fetch`]. Clones share
+/// the state.
+#[derive(Debug, Clone, Default)]
+pub struct AbortHandle {
+    inner: Arc<AbortState>,
+}
+
+#[derive(Debug, Default)]
+struct AbortState {
+    aborted: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl AbortHandle {
+    /// A handle not aborted yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Aborts: the fetch, or the body being read, fails with
+    /// `net::ERR_ABORTED`.
+    pub fn abort(&self) {
+        self.inner
+            .aborted
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.notify.notify_waiters();
+    }
+
+    /// Whether [`AbortHandle::abort`] was called.
+    pub fn is_aborted(&self) -> bool {
+        self.inner.aborted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Completes once aborted.
+    async fn aborted(&self) {
+        loop {
+            let notified = self.inner.notify.notified();
+            if self.is_aborted() {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl Request {
@@ -86,6 +134,7 @@ impl Request {
             redirect: RedirectMode::Follow,
             credentials: Credentials::Include,
             site_for_cookies: None,
+            abort: None,
         }
     }
 }
@@ -211,6 +260,7 @@ pub struct Response {
     body: Incoming,
     decoder: Option<Decoder>,
     ended: bool,
+    abort: Option<AbortHandle>,
 }
 
 impl Response {
@@ -220,6 +270,20 @@ impl Response {
     ///
     /// `net::ERR_CONNECTION_CLOSED` and friends when the connection breaks.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, FetchError> {
+        let Some(abort) = self.abort.clone() else {
+            return self.next_chunk().await;
+        };
+        if abort.is_aborted() {
+            return Err(fail(-3, &self.url, "aborted"));
+        }
+        let url = self.url.clone();
+        tokio::select! {
+            chunk = self.next_chunk() => chunk,
+            () = abort.aborted() => Err(fail(-3, &url, "aborted")),
+        }
+    }
+
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, FetchError> {
         loop {
             if self.ended {
                 return Ok(None);
@@ -302,6 +366,23 @@ impl Session {
     /// scheme other than http(s), `ERR_DISALLOWED_URL_SCHEME` for such a
     /// request, `ERR_INVALID_REDIRECT` in `Error` mode.
     pub async fn fetch(&self, request: Request) -> Result<Response, FetchError> {
+        let Some(abort) = request.abort.clone() else {
+            return self.fetch_following(request).await;
+        };
+        let url = request.url.clone();
+        if abort.is_aborted() {
+            return Err(fail(-3, &url, "aborted"));
+        }
+        tokio::select! {
+            response = self.fetch_following(request) => response.map(|mut r| {
+                r.abort = Some(abort);
+                r
+            }),
+            () = abort.aborted() => Err(fail(-3, &url, "aborted")),
+        }
+    }
+
+    async fn fetch_following(&self, request: Request) -> Result<Response, FetchError> {
         let mut request = request;
         let mut chain = vec![request.url.clone()];
         loop {
@@ -436,6 +517,7 @@ impl Session {
             body: incoming,
             decoder,
             ended: false,
+            abort: None,
         })
     }
 

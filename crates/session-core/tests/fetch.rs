@@ -49,6 +49,20 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
+    if target == "/slow" {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        return;
+    }
+    if target == "/trickle" {
+        let mut out = reader.into_inner();
+        let _ = write!(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n0123456789"
+        );
+        let _ = out.flush();
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        return;
+    }
     if let Some(encoding) = target.strip_prefix("/encoded/") {
         let plain = FILE.repeat(200);
         let body = encode(encoding, plain.as_bytes());
@@ -743,4 +757,51 @@ async fn bodies_are_decoded_and_accept_encoding_is_chromiums() {
         "net::ERR_CONTENT_DECODING_FAILED",
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn an_abort_handle_cancels_the_request_and_its_body() {
+    use sesh_core::net::AbortHandle;
+    use std::time::Duration;
+
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let server = http_server();
+
+    // Before the response head.
+    let abort = AbortHandle::new();
+    let mut request = Request::get(url(&server, "127.0.0.1", "/slow", false));
+    request.abort = Some(abort.clone());
+    let later = abort.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        later.abort();
+    });
+    let err = tokio::time::timeout(Duration::from_secs(10), ses.fetch(request))
+        .await
+        .expect("the abort did not end the fetch")
+        .unwrap_err();
+    assert_eq!(err.error.to_string(), "net::ERR_ABORTED");
+
+    // While the body trickles in.
+    let abort = AbortHandle::new();
+    let mut request = Request::get(url(&server, "127.0.0.1", "/trickle", false));
+    request.abort = Some(abort.clone());
+    let mut response = ses.fetch(request).await.unwrap();
+    assert_eq!(&response.chunk().await.unwrap().unwrap()[..], b"0123456789");
+    let later = abort.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        later.abort();
+    });
+    let err = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+        .await
+        .expect("the abort did not end the read")
+        .unwrap_err();
+    assert_eq!(err.error.to_string(), "net::ERR_ABORTED");
+
+    // An aborted handle fails at once.
+    let mut request = Request::get(url(&server, "127.0.0.1", "/hello", false));
+    request.abort = Some(abort);
+    assert_eq!(ses.fetch(request).await.unwrap_err().error.code(), -3);
 }
