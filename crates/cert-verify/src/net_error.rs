@@ -74,6 +74,7 @@ const NAMES: &[(i32, &str)] = &[
     (-311, "UNSAFE_REDIRECT"),
     (-330, "CONTENT_DECODING_FAILED"),
     (-336, "NO_SUPPORTED_PROXIES"),
+    (-337, "HTTP2_PROTOCOL_ERROR"),
     (-354, "CONTENT_LENGTH_MISMATCH"),
 ];
 

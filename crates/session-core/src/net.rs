@@ -455,7 +455,7 @@ impl Session {
         let body = Full::new(request.body.clone());
         let response = if https {
             let verifier = self.cert_verifier();
-            let (config, _generation) = verifier.deferred_client_config(&[b"http/1.1"]);
+            let (config, _generation) = verifier.deferred_client_config(&[b"h2", b"http/1.1"]);
             let name = rustls_pki_types::ServerName::try_from(host.clone())
                 .map_err(|_| fail(-108, url, "not a valid server name"))?;
             let tls = tokio_rustls::TlsConnector::from(config)
@@ -479,7 +479,16 @@ impl Session {
                     detail: format!("the certificate of {host} was rejected"),
                 });
             }
-            send(TokioIo::new(tls), head, body, url).await?
+            if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                // HTTP/2 names the target in the request's URI.
+                let mut head = head.uri(url.as_str());
+                if let Some(headers) = head.headers_mut() {
+                    headers.remove(HOST);
+                }
+                send_h2(TokioIo::new(tls), head, body, url).await?
+            } else {
+                send(TokioIo::new(tls), head, body, url).await?
+            }
         } else {
             send(TokioIo::new(tcp), head, body, url).await?
         };
@@ -649,6 +658,30 @@ impl Session {
         }
         Ok(builder)
     }
+}
+
+/// Sends one request over a new HTTP/2 connection.
+async fn send_h2<T>(
+    io: TokioIo<T>,
+    head: http::request::Builder,
+    body: Full<Bytes>,
+    url: &Url,
+) -> Result<http::Response<Incoming>, FetchError>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
+            .await
+            .map_err(|e| fail(-337, url, e.to_string()))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let request = head.body(body).map_err(|e| fail(-4, url, e.to_string()))?;
+    sender
+        .send_request(request)
+        .await
+        .map_err(|e| fail(-337, url, e.to_string()))
 }
 
 /// A TCP connection to `host:port` (the target, or a proxy).

@@ -805,3 +805,68 @@ async fn an_abort_handle_cancels_the_request_and_its_body() {
     request.abort = Some(abort);
     assert_eq!(ses.fetch(request).await.unwrap_err().error.code(), -3);
 }
+
+#[tokio::test]
+async fn https_servers_that_speak_http2_get_http2() {
+    use http_body_util::Full;
+    use hyper::service::service_fn;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let ca = Ca::root("sesh h2 test CA");
+    let leaf = ca.leaf(&["localhost"]);
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der.clone(), ca.der.clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key.clone())),
+    )
+    .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+                    let text = format!(
+                        "{:?} {} ua={}",
+                        req.version(),
+                        req.uri().path(),
+                        req.headers()
+                            .get("user-agent")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                    );
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                        bytes::Bytes::from(text),
+                    )))
+                });
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    ses.cert_verifier().add_root_pem(&ca.pem).unwrap();
+    ses.set_user_agent("H2Test/1", None).unwrap();
+    let response = ses
+        .fetch(Request::get(
+            Url::parse(&format!("https://localhost:{port}/over/h2")).unwrap(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.version, http::Version::HTTP_2);
+    let body = String::from_utf8(response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body, "HTTP/2.0 /over/h2 ua=H2Test/1");
+}
