@@ -485,12 +485,12 @@ impl Session {
                 if let Some(headers) = head.headers_mut() {
                     headers.remove(HOST);
                 }
-                send_h2(TokioIo::new(tls), head, body, url).await?
+                send_h2(self.connections(), TokioIo::new(tls), head, body, url).await?
             } else {
-                send(TokioIo::new(tls), head, body, url).await?
+                send(self.connections(), TokioIo::new(tls), head, body, url).await?
             }
         } else {
-            send(TokioIo::new(tcp), head, body, url).await?
+            send(self.connections(), TokioIo::new(tcp), head, body, url).await?
         };
         let (parts, incoming) = response.into_parts();
         if request.credentials == Credentials::Include {
@@ -660,8 +660,49 @@ impl Session {
     }
 }
 
+/// The connections a session has open: the tasks driving them.
+#[derive(Debug, Default)]
+pub struct Connections {
+    tasks: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl Connections {
+    fn track(&self, task: tokio::task::JoinHandle<()>) {
+        let mut tasks = self
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task.abort_handle());
+    }
+
+    /// How many connections are open.
+    pub fn open(&self) -> usize {
+        let mut tasks = self
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tasks.retain(|t| !t.is_finished());
+        tasks.len()
+    }
+
+    /// Closes every connection; requests using them fail.
+    pub fn close_all(&self) {
+        let tasks = std::mem::take(
+            &mut *self
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for task in tasks {
+            task.abort();
+        }
+    }
+}
+
 /// Sends one request over a new HTTP/2 connection.
 async fn send_h2<T>(
+    connections: &Connections,
     io: TokioIo<T>,
     head: http::request::Builder,
     body: Full<Bytes>,
@@ -674,9 +715,9 @@ where
         hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
             .await
             .map_err(|e| fail(-337, url, e.to_string()))?;
-    tokio::spawn(async move {
+    connections.track(tokio::spawn(async move {
         let _ = connection.await;
-    });
+    }));
     let request = head.body(body).map_err(|e| fail(-4, url, e.to_string()))?;
     sender
         .send_request(request)
@@ -855,6 +896,7 @@ async fn tunnel(
 }
 
 async fn send<T>(
+    connections: &Connections,
     io: TokioIo<T>,
     head: http::request::Builder,
     body: Full<Bytes>,
@@ -866,9 +908,9 @@ where
     let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(|e| fail(-100, url, e.to_string()))?;
-    tokio::spawn(async move {
+    connections.track(tokio::spawn(async move {
         let _ = connection.await;
-    });
+    }));
     let request = head.body(body).map_err(|e| fail(-4, url, e.to_string()))?;
     sender
         .send_request(request)

@@ -89,6 +89,7 @@ struct Inner {
     proxy: Arc<ProxyResolver>,
     proxy_retry: Arc<ProxyRetryList>,
     will_download: RwLock<Option<WillDownloadFn>>,
+    connections: crate::net::Connections,
 }
 
 /// The argument of `ses.clearStorageData(options)`; its JSON is Electron's.
@@ -199,6 +200,7 @@ impl Session {
                 proxy: Arc::new(system_proxy()),
                 proxy_retry: Arc::new(ProxyRetryList::new()),
                 will_download: RwLock::new(None),
+                connections: crate::net::Connections::default(),
             }),
         };
         housekeeping(&session.inner);
@@ -354,6 +356,17 @@ impl Session {
             .insert(PREFS_TREE, PREF_DOWNLOAD_DIR, &path_to_bytes(&path))?;
         self.settings_mut().download_path = path;
         Ok(())
+    }
+
+    /// The session's open connections.
+    pub fn connections(&self) -> &crate::net::Connections {
+        &self.inner.connections
+    }
+
+    /// `ses.closeAllConnections()`: closes every connection of the session;
+    /// requests still reading from one fail (`net::ERR_CONNECTION_CLOSED`).
+    pub async fn close_all_connections(&self) {
+        self.inner.connections.close_all();
     }
 
     /// The `will-download` handler: called for each download of the session

@@ -870,3 +870,31 @@ async fn https_servers_that_speak_http2_get_http2() {
     let body = String::from_utf8(response.bytes().await.unwrap()).unwrap();
     assert_eq!(body, "HTTP/2.0 /over/h2 ua=H2Test/1");
 }
+
+#[tokio::test]
+async fn close_all_connections_fails_the_requests_in_flight() {
+    use std::time::Duration;
+
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let server = http_server();
+    let mut response = ses
+        .fetch(Request::get(url(&server, "127.0.0.1", "/trickle", false)))
+        .await
+        .unwrap();
+    assert_eq!(&response.chunk().await.unwrap().unwrap()[..], b"0123456789");
+    assert_eq!(ses.connections().open(), 1);
+    ses.close_all_connections().await;
+    let err = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+        .await
+        .expect("the read did not end")
+        .unwrap_err();
+    assert_eq!(err.error.to_string(), "net::ERR_CONNECTION_CLOSED", "{err}");
+    assert_eq!(ses.connections().open(), 0);
+    // New requests open new connections.
+    let response = ses
+        .fetch(Request::get(url(&server, "127.0.0.1", "/hello", false)))
+        .await
+        .unwrap();
+    assert_eq!(response.bytes().await.unwrap(), b"hello");
+}
