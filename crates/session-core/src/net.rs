@@ -25,6 +25,7 @@ use sesh_downloads::{
 };
 use sesh_proxy_rules::{DEFAULT_RETRY_DELAY, ProxyScheme, ProxyServer};
 use sesh_storage::cookies::{CookieOptions, SiteContext};
+use sesh_storage::http_cache::{CacheKey, CacheLookup};
 use tokio::net::TcpStream;
 use url::Url;
 
@@ -76,6 +77,18 @@ pub struct Request {
     pub site_for_cookies: Option<Url>,
     /// Cancels the request, and the reading of its body, when aborted.
     pub abort: Option<AbortHandle>,
+    /// How the session's HTTP cache takes part (fetch's `cache` option).
+    pub cache: CacheMode,
+}
+
+/// fetch's `cache` option, the modes sesh has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheMode {
+    /// Use a fresh stored answer, revalidate a stale one, store the new.
+    #[default]
+    Default,
+    /// Neither read nor write the cache (downloads use it).
+    NoStore,
 }
 
 /// Cancels a fetch: `AbortController` for [`Session::fetch`]. Clones share
@@ -135,6 +148,7 @@ impl Request {
             credentials: Credentials::Include,
             site_for_cookies: None,
             abort: None,
+            cache: CacheMode::Default,
         }
     }
 }
@@ -255,15 +269,78 @@ pub struct Response {
     pub url: Url,
     /// Every URL, from the request's to the final one.
     pub url_chain: Vec<Url>,
-    /// The server's address.
-    pub remote_addr: SocketAddr,
-    body: Incoming,
+    /// The server's address (`None` for an answer from the cache).
+    pub remote_addr: Option<SocketAddr>,
+    /// Whether the answer came from the session's HTTP cache (fresh, or
+    /// revalidated with a `304`).
+    pub from_cache: bool,
+    body: BodySource,
     decoder: Option<Decoder>,
     ended: bool,
     abort: Option<AbortHandle>,
+    store: Option<CacheStore>,
+}
+
+/// Where a response's body comes from.
+#[derive(Debug)]
+enum BodySource {
+    Net(Incoming),
+    Cached(Option<Bytes>),
+}
+
+/// A response being copied into the cache as it is read.
+struct CacheStore {
+    session: Session,
+    key: CacheKey,
+    request: http::Request<()>,
+    response: http::Response<()>,
+    body: Vec<u8>,
+}
+
+impl std::fmt::Debug for CacheStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheStore")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most bytes a response may have to be copied into the cache.
+const MAX_CACHED_BODY: usize = 32 << 20;
+
+/// A response's head without its body, for the cache.
+fn head_of(parts: &http::response::Parts) -> http::Response<()> {
+    let mut response = http::Response::new(());
+    *response.status_mut() = parts.status;
+    *response.version_mut() = parts.version;
+    *response.headers_mut() = parts.headers.clone();
+    response
 }
 
 impl Response {
+    fn from_cache(
+        parts: http::response::Parts,
+        body: Vec<u8>,
+        url: &Url,
+        chain: Vec<Url>,
+        remote_addr: Option<SocketAddr>,
+    ) -> Response {
+        Response {
+            status: parts.status,
+            version: parts.version,
+            headers: parts.headers,
+            url: url.clone(),
+            url_chain: chain,
+            remote_addr,
+            from_cache: true,
+            body: BodySource::Cached(Some(Bytes::from(body))),
+            decoder: None,
+            ended: false,
+            abort: None,
+            store: None,
+        }
+    }
+
     /// The next chunk of the body (`None` at its end), as it arrives.
     ///
     /// # Errors
@@ -284,11 +361,48 @@ impl Response {
     }
 
     async fn next_chunk(&mut self) -> Result<Option<Bytes>, FetchError> {
+        let chunk = self.decoded_chunk().await;
+        match &chunk {
+            Ok(Some(data)) => {
+                if let Some(store) = &mut self.store {
+                    store.body.extend_from_slice(data);
+                    if store.body.len() > MAX_CACHED_BODY {
+                        self.store = None;
+                    }
+                }
+            }
+            Ok(None) => {
+                if let Some(store) = self.store.take() {
+                    // A cache that cannot store is not the request's failure.
+                    let _ = store.session.http_cache().store(
+                        &store.key,
+                        &store.request,
+                        &store.response,
+                        &store.body,
+                    );
+                }
+            }
+            Err(_) => self.store = None,
+        }
+        chunk
+    }
+
+    async fn decoded_chunk(&mut self) -> Result<Option<Bytes>, FetchError> {
         loop {
             if self.ended {
                 return Ok(None);
             }
-            let raw = match self.body.frame().await {
+            let incoming = match &mut self.body {
+                BodySource::Cached(body) => {
+                    let chunk = body.take();
+                    if chunk.is_none() {
+                        self.ended = true;
+                    }
+                    return Ok(chunk);
+                }
+                BodySource::Net(incoming) => incoming,
+            };
+            let raw = match incoming.frame().await {
                 None => None,
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) => Some(data),
@@ -438,6 +552,42 @@ impl Session {
             .trim_end_matches(']')
             .to_owned();
         let port = url.port_or_known_default().unwrap_or(80);
+
+        // The HTTP cache, for GETs: a fresh answer ends here; a stale one
+        // is revalidated with the validators it has.
+        let cache = (request.method == Method::GET
+            && request.cache == CacheMode::Default
+            && !request.headers.contains_key(http::header::RANGE))
+        .then(|| {
+            let key = CacheKey {
+                url: url.to_string(),
+                top_frame_site: request
+                    .site_for_cookies
+                    .as_ref()
+                    .map(|site| site.origin().ascii_serialization()),
+            };
+            let mut cache_request = http::Request::new(());
+            *cache_request.uri_mut() = url.as_str().parse().unwrap_or_default();
+            *cache_request.headers_mut() = request.headers.clone();
+            (key, cache_request)
+        });
+        let mut conditional = HeaderMap::new();
+        if let Some((key, cache_request)) = &cache {
+            match self.http_cache().lookup(key, cache_request) {
+                Ok(CacheLookup::Fresh { response, body }) => {
+                    return Ok(Response::from_cache(response, body, url, chain, None));
+                }
+                Ok(CacheLookup::Stale { request: stale }) => {
+                    for name in [http::header::IF_NONE_MATCH, http::header::IF_MODIFIED_SINCE] {
+                        if let Some(value) = stale.headers.get(&name) {
+                            conditional.insert(name, value.clone());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+
         let (tcp, remote_addr, absolute_form) = self.connect(url, &host, port, https).await?;
 
         let asked_encoding = !request.headers.contains_key(ACCEPT_ENCODING);
@@ -451,6 +601,9 @@ impl Session {
         if absolute_form {
             // Through an HTTP proxy, an http URL is requested whole.
             head = head.uri(url.as_str());
+        }
+        if let Some(headers) = head.headers_mut() {
+            headers.extend(conditional.clone());
         }
         let body = Full::new(request.body.clone());
         let response = if https {
@@ -501,6 +654,23 @@ impl Session {
                 }
             }
         }
+        if let Some((key, cache_request)) = &cache {
+            let head_only = head_of(&parts);
+            if parts.status == StatusCode::NOT_MODIFIED
+                && !conditional.is_empty()
+                && let Ok(Some((response, body))) =
+                    self.http_cache()
+                        .revalidated(key, cache_request, &head_only)
+            {
+                return Ok(Response::from_cache(
+                    response,
+                    body,
+                    url,
+                    chain,
+                    Some(remote_addr),
+                ));
+            }
+        }
         // Decoded only when this request asked for it (the app may send its
         // own Accept-Encoding, identity for downloads) and the response has
         // a body.
@@ -516,17 +686,39 @@ impl Session {
         } else {
             None
         };
+        let store = match cache {
+            Some((key, request)) if parts.status == StatusCode::OK => {
+                // The cache keeps the decoded body.
+                let mut response = head_of(&parts);
+                if decoder.is_some() {
+                    response
+                        .headers_mut()
+                        .remove(http::header::CONTENT_ENCODING);
+                    response.headers_mut().remove(CONTENT_LENGTH);
+                }
+                Some(CacheStore {
+                    session: self.clone(),
+                    key,
+                    request,
+                    response,
+                    body: Vec::new(),
+                })
+            }
+            _ => None,
+        };
         Ok(Response {
             status: parts.status,
             version: parts.version,
             headers: parts.headers,
             url: url.clone(),
             url_chain: chain,
-            remote_addr,
-            body: incoming,
+            remote_addr: Some(remote_addr),
+            from_cache: false,
+            body: BodySource::Net(incoming),
             decoder,
             ended: false,
             abort: None,
+            store,
         })
     }
 
@@ -969,6 +1161,7 @@ impl Transport for SessionTransport {
         Box::pin(async move {
             let mut fetch = Request::get(request.url);
             fetch.headers = request.headers;
+            fetch.cache = CacheMode::NoStore;
             // Downloads keep the bytes as sent: ranges count them.
             fetch
                 .headers

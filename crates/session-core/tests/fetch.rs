@@ -115,6 +115,26 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
                 .to_owned(),
             FILE.repeat(1000),
         )
+    } else if target == "/cached" {
+        (
+            "200 OK",
+            "Cache-Control: max-age=60\r\n".to_owned(),
+            format!("cached copy {}", requests.load(Ordering::SeqCst)),
+        )
+    } else if target == "/validated" {
+        if header("if-none-match") == "\"v1\"" {
+            (
+                "304 Not Modified",
+                "ETag: \"v1\"\r\nCache-Control: no-cache\r\n".to_owned(),
+                String::new(),
+            )
+        } else {
+            (
+                "200 OK",
+                "ETag: \"v1\"\r\nCache-Control: no-cache\r\n".to_owned(),
+                "the validated body".to_owned(),
+            )
+        }
     } else if target == "/loop" {
         ("302 Found", "Location: /loop\r\n".to_owned(), String::new())
     } else {
@@ -348,7 +368,7 @@ async fn a_fetch_carries_the_sessions_identity_and_cookies() {
         .await
         .unwrap();
     assert_eq!(response.status, 200);
-    assert_eq!(response.remote_addr, server.addr);
+    assert_eq!(response.remote_addr, Some(server.addr));
     assert_eq!(response.url_chain.len(), 1);
     assert_eq!(response.bytes().await.unwrap(), b"hello");
 
@@ -550,7 +570,7 @@ async fn requests_go_through_an_http_proxy_and_https_through_its_tunnel() {
         .await
         .unwrap();
     assert_eq!(
-        response.remote_addr.port(),
+        response.remote_addr.unwrap().port(),
         proxy.port,
         "it went to the proxy"
     );
@@ -565,7 +585,7 @@ async fn requests_go_through_an_http_proxy_and_https_through_its_tunnel() {
         .await
         .unwrap();
     assert_eq!(response.status, 200);
-    assert_eq!(response.remote_addr.port(), proxy.port);
+    assert_eq!(response.remote_addr.unwrap().port(), proxy.port);
     assert_eq!(response.bytes().await.unwrap(), b"hello");
 }
 
@@ -584,7 +604,7 @@ async fn an_unreachable_proxy_is_skipped_and_marked_bad() {
     let server = http_server();
     let target = url(&server, "127.0.0.1", "/echo", false);
     let response = ses.fetch(Request::get(target.clone())).await.unwrap();
-    assert_eq!(response.remote_addr.port(), proxy.port);
+    assert_eq!(response.remote_addr.unwrap().port(), proxy.port);
     // The dead proxy now comes last in the session's answers.
     assert_eq!(
         ses.resolve_proxy(target.as_str()).await.unwrap(),
@@ -654,7 +674,7 @@ async fn requests_go_through_a_socks5_proxy_which_resolves_the_name() {
         .await
         .unwrap();
     assert_eq!(
-        response.remote_addr.port(),
+        response.remote_addr.unwrap().port(),
         socks.port,
         "it went to the proxy"
     );
@@ -897,4 +917,69 @@ async fn close_all_connections_fails_the_requests_in_flight() {
         .await
         .unwrap();
     assert_eq!(response.bytes().await.unwrap(), b"hello");
+}
+
+#[tokio::test]
+async fn the_http_cache_answers_fresh_responses_and_revalidates_stale_ones() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let server = http_server();
+    let get = |path: &str| Request::get(url(&server, "127.0.0.1", path, false));
+
+    let first = ses.fetch(get("/cached")).await.unwrap();
+    assert!(!first.from_cache);
+    let first_body = first.bytes().await.unwrap();
+    let before = server.requests.load(Ordering::SeqCst);
+    let second = ses.fetch(get("/cached")).await.unwrap();
+    assert!(second.from_cache);
+    assert_eq!(second.remote_addr, None);
+    assert_eq!(second.bytes().await.unwrap(), first_body);
+    assert_eq!(
+        server.requests.load(Ordering::SeqCst),
+        before,
+        "no request sent"
+    );
+    assert!(ses.cache_size() > 0);
+    // cache: 'no-store' goes to the server.
+    let mut no_store = get("/cached");
+    no_store.cache = sesh_core::net::CacheMode::NoStore;
+    let before = server.requests.load(Ordering::SeqCst);
+    assert!(!ses.fetch(no_store).await.unwrap().from_cache);
+    assert_eq!(server.requests.load(Ordering::SeqCst), before + 1);
+
+    // no-cache: stored, but asked again with If-None-Match; a 304 answers
+    // with the stored body.
+    let first = ses.fetch(get("/validated")).await.unwrap();
+    assert_eq!(first.bytes().await.unwrap(), b"the validated body");
+    let before = server.requests.load(Ordering::SeqCst);
+    let again = ses.fetch(get("/validated")).await.unwrap();
+    assert_eq!(server.requests.load(Ordering::SeqCst), before + 1);
+    assert_eq!(again.status, 200);
+    assert!(again.from_cache);
+    assert_eq!(again.bytes().await.unwrap(), b"the validated body");
+
+    // After clear_cache the server is asked again.
+    ses.clear_cache().unwrap();
+    let before = server.requests.load(Ordering::SeqCst);
+    let fresh_copy = ses.fetch(get("/cached")).await.unwrap();
+    assert!(!fresh_copy.from_cache);
+    assert_eq!(server.requests.load(Ordering::SeqCst), before + 1);
+}
+
+#[tokio::test]
+async fn a_partition_without_cache_always_asks_the_server() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions
+        .from_partition("nocache", sesh_core::PartitionOptions { cache: false })
+        .unwrap();
+    let server = http_server();
+    for _ in 0..2 {
+        let response = ses
+            .fetch(Request::get(url(&server, "127.0.0.1", "/cached", false)))
+            .await
+            .unwrap();
+        assert!(!response.from_cache);
+        response.bytes().await.unwrap();
+    }
+    assert_eq!(server.requests.load(Ordering::SeqCst), 2);
 }
