@@ -81,6 +81,51 @@ pub struct Request {
     pub cache: CacheMode,
 }
 
+/// `ses.enableNetworkEmulation(options)`: Electron's options (JSON names
+/// are Electron's).
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkEmulation {
+    /// New requests fail with `net::ERR_INTERNET_DISCONNECTED`.
+    #[serde(default)]
+    pub offline: bool,
+    /// Round-trip time added to each request, in milliseconds.
+    #[serde(default)]
+    pub latency: f64,
+    /// Bytes per second bodies are read at (0: unlimited).
+    #[serde(default)]
+    pub download_throughput: f64,
+    /// Bytes per second bodies are sent at (0: unlimited). Request bodies
+    /// are sent whole today, so this is accepted and not yet applied.
+    #[serde(default)]
+    pub upload_throughput: f64,
+}
+
+/// Paces body bytes at a rate: a token bucket with a small burst.
+#[derive(Debug)]
+struct Throttle {
+    bytes_per_second: f64,
+    start: tokio::time::Instant,
+    sent: f64,
+}
+
+impl Throttle {
+    fn new(bytes_per_second: f64) -> Option<Throttle> {
+        (bytes_per_second.is_finite() && bytes_per_second > 0.0).then(|| Throttle {
+            bytes_per_second,
+            start: tokio::time::Instant::now(),
+            sent: 0.0,
+        })
+    }
+
+    /// Waits until `len` more bytes may pass.
+    async fn pass(&mut self, len: usize) {
+        self.sent += len as f64;
+        let due = std::time::Duration::from_secs_f64(self.sent / self.bytes_per_second);
+        tokio::time::sleep_until(self.start + due).await;
+    }
+}
+
 /// fetch's `cache` option, the modes sesh has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CacheMode {
@@ -279,6 +324,7 @@ pub struct Response {
     ended: bool,
     abort: Option<AbortHandle>,
     store: Option<CacheStore>,
+    throttle: Option<Throttle>,
 }
 
 /// Where a response's body comes from.
@@ -338,6 +384,7 @@ impl Response {
             ended: false,
             abort: None,
             store: None,
+            throttle: None,
         }
     }
 
@@ -362,6 +409,9 @@ impl Response {
 
     async fn next_chunk(&mut self) -> Result<Option<Bytes>, FetchError> {
         let chunk = self.decoded_chunk().await;
+        if let (Ok(Some(data)), Some(throttle)) = (&chunk, &mut self.throttle) {
+            throttle.pass(data.len()).await;
+        }
         match &chunk {
             Ok(Some(data)) => {
                 if let Some(store) = &mut self.store {
@@ -588,6 +638,16 @@ impl Session {
             }
         }
 
+        let emulation = self.network_emulation();
+        if emulation.offline {
+            return Err(fail(-106, url, "the session is emulating being offline"));
+        }
+        if emulation.latency.is_finite() && emulation.latency > 0.0 {
+            tokio::time::sleep(std::time::Duration::from_secs_f64(
+                emulation.latency / 1000.0,
+            ))
+            .await;
+        }
         let (tcp, remote_addr, absolute_form) = self.connect(url, &host, port, https).await?;
 
         let asked_encoding = !request.headers.contains_key(ACCEPT_ENCODING);
@@ -719,6 +779,7 @@ impl Session {
             ended: false,
             abort: None,
             store,
+            throttle: Throttle::new(emulation.download_throughput),
         })
     }
 

@@ -90,6 +90,7 @@ struct Inner {
     proxy_retry: Arc<ProxyRetryList>,
     will_download: RwLock<Option<WillDownloadFn>>,
     connections: crate::net::Connections,
+    emulation: RwLock<crate::net::NetworkEmulation>,
 }
 
 /// The argument of `ses.clearStorageData(options)`; its JSON is Electron's.
@@ -201,6 +202,7 @@ impl Session {
                 proxy_retry: Arc::new(ProxyRetryList::new()),
                 will_download: RwLock::new(None),
                 connections: crate::net::Connections::default(),
+                emulation: RwLock::new(crate::net::NetworkEmulation::default()),
             }),
         };
         housekeeping(&session.inner);
@@ -356,6 +358,30 @@ impl Session {
             .insert(PREFS_TREE, PREF_DOWNLOAD_DIR, &path_to_bytes(&path))?;
         self.settings_mut().download_path = path;
         Ok(())
+    }
+
+    /// `ses.enableNetworkEmulation(options)`: from now on requests are
+    /// failed (offline), delayed (latency) or slowed (throughput) as asked.
+    pub fn enable_network_emulation(&self, emulation: crate::net::NetworkEmulation) {
+        *self
+            .inner
+            .emulation
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = emulation;
+    }
+
+    /// `ses.disableNetworkEmulation()`: the network as it is.
+    pub fn disable_network_emulation(&self) {
+        self.enable_network_emulation(crate::net::NetworkEmulation::default());
+    }
+
+    /// The emulation in force.
+    pub fn network_emulation(&self) -> crate::net::NetworkEmulation {
+        *self
+            .inner
+            .emulation
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The session's open connections.

@@ -115,6 +115,8 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
                 .to_owned(),
             FILE.repeat(1000),
         )
+    } else if target == "/big" {
+        ("200 OK", String::new(), FILE.repeat(10_000))
     } else if target == "/cached" {
         (
             "200 OK",
@@ -982,4 +984,62 @@ async fn a_partition_without_cache_always_asks_the_server() {
         response.bytes().await.unwrap();
     }
     assert_eq!(server.requests.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn network_emulation_goes_offline_adds_latency_and_throttles() {
+    use sesh_core::net::NetworkEmulation;
+    use std::time::{Duration, Instant};
+
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let server = http_server();
+    let get = |path: &str| Request::get(url(&server, "127.0.0.1", path, false));
+
+    ses.enable_network_emulation(NetworkEmulation {
+        offline: true,
+        ..Default::default()
+    });
+    let err = ses.fetch(get("/hello")).await.unwrap_err();
+    assert_eq!(err.error.to_string(), "net::ERR_INTERNET_DISCONNECTED");
+    assert_eq!(server.requests.load(Ordering::SeqCst), 0);
+
+    ses.enable_network_emulation(NetworkEmulation {
+        latency: 300.0,
+        ..Default::default()
+    });
+    let start = Instant::now();
+    ses.fetch(get("/hello"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // 320,000 bytes at 200,000 bytes per second: 1.6 s, within 10 %.
+    let rate = 200_000.0;
+    ses.enable_network_emulation(NetworkEmulation {
+        download_throughput: rate,
+        ..Default::default()
+    });
+    let start = Instant::now();
+    let body = ses.fetch(get("/big")).await.unwrap().bytes().await.unwrap();
+    let elapsed = start.elapsed().as_secs_f64();
+    let expected = body.len() as f64 / rate;
+    assert_eq!(body.len(), FILE.len() * 10_000);
+    assert!(
+        elapsed >= expected * 0.9 && elapsed <= expected * 1.1 + 0.2,
+        "{elapsed} s for {expected} s"
+    );
+
+    ses.disable_network_emulation();
+    assert_eq!(ses.network_emulation(), NetworkEmulation::default());
+    let start = Instant::now();
+    ses.fetch(get("/big")).await.unwrap().bytes().await.unwrap();
+    assert!(start.elapsed().as_secs_f64() < expected * 0.5);
 }
