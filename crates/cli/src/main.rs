@@ -8,6 +8,7 @@ mod cert;
 mod cookies;
 mod download;
 mod download_name;
+mod fetch;
 mod resolve_proxy;
 mod tour;
 
@@ -57,6 +58,10 @@ enum Command {
     /// connection interrupts and records it; --list and --resume continue
     /// it). Exit 0 when completed, 1 when interrupted or cancelled.
     Download(download::Args),
+    /// Send one request through the session (cookies and cache persist in
+    /// the partition); the body goes to stdout. On failure the net error
+    /// goes to stderr and the exit status is 1.
+    Fetch(fetch::Args),
     /// Print the name a download is saved under, as Chromium picks it.
     DownloadName(download_name::Args),
     /// Print what ses.resolveProxy(url) answers for each URL.
@@ -208,6 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Download(args) => download::run(&open_session(&cli)?, args),
+        Command::Fetch(args) => fetch::run(&open_session(&cli)?, args),
         Command::DownloadName(args) => download_name::run(args).map(|()| ExitCode::SUCCESS),
         Command::ResolveProxy(args) => resolve_proxy::run(args).map(|()| ExitCode::SUCCESS),
         Command::Tour => tour::run(&sessions(&cli)?).map(|()| ExitCode::SUCCESS),

@@ -4,6 +4,7 @@ mod cert;
 mod cookies;
 mod download;
 mod download_name;
+mod fetch;
 mod resolve_proxy;
 mod session_info;
 mod tour;
