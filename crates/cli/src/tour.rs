@@ -42,6 +42,7 @@ pub(crate) fn run(sessions: &Sessions) -> anyhow::Result<()> {
     cookies(sessions)?;
     download_names(sessions)?;
     fetch_and_download(sessions)?;
+    through_a_pac_proxy(sessions)?;
     println!();
     println!("End of the tour. `sesh --help` lists the commands.");
     Ok(())
@@ -656,4 +657,166 @@ fn fetch_and_download(sessions: &Sessions) -> anyhow::Result<()> {
     });
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// An HTTPS server for the tour that answers every request with `body`.
+fn tour_https_server(
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: Vec<u8>,
+    body: &'static str,
+) -> anyhow::Result<std::net::SocketAddr> {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use std::io::{BufRead, BufReader, Write};
+
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)))?,
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let Ok(conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut tls = BufReader::new(rustls::StreamOwned::new(conn, stream));
+                loop {
+                    let mut line = String::new();
+                    if tls.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut tls = tls.into_inner();
+                let _ = write!(
+                    tls,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.flush();
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// A CONNECT proxy for the tour: it knows `intranet.tour.test` (the name
+/// resolves nowhere else) and counts the tunnels it opens.
+fn tour_connect_proxy(
+    intranet: std::net::SocketAddr,
+    tunnels: Arc<std::sync::atomic::AtomicUsize>,
+) -> anyhow::Result<std::net::SocketAddr> {
+    use std::io::{BufRead, BufReader, Write};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let tunnels = tunnels.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut reader = BufReader::new(client.try_clone()?);
+                let mut first = String::new();
+                reader.read_line(&mut first)?;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut client = client;
+                let target = first.split_whitespace().nth(1).unwrap_or_default();
+                if !first.starts_with("CONNECT ") || !target.starts_with("intranet.tour.test:") {
+                    client.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")?;
+                    return Ok(());
+                }
+                let server = std::net::TcpStream::connect(intranet)?;
+                client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+                tunnels.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (mut from_client, mut to_server) = (client.try_clone()?, server.try_clone()?);
+                let upstream = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_client, &mut to_server);
+                    let _ = to_server.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut from_server, mut to_client) = (server, client);
+                let _ = std::io::copy(&mut from_server, &mut to_client);
+                let _ = upstream.join();
+                Ok(())
+            });
+        }
+    });
+    Ok(addr)
+}
+
+fn through_a_pac_proxy(sessions: &Sessions) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    chapter(9, "HTTPS through a proxy chosen by a PAC script");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "sesh tour intranet CA");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_key = rcgen::KeyPair::generate()?;
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
+    let leaf_params = rcgen::CertificateParams::new(vec!["intranet.tour.test".to_owned()])?;
+    let leaf_key = rcgen::KeyPair::generate()?;
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer)?;
+    let intranet = tour_https_server(
+        vec![leaf.der().clone(), ca_cert.der().clone()],
+        leaf_key.serialize_der(),
+        "hello from the intranet",
+    )?;
+    let tunnels = Arc::new(AtomicUsize::new(0));
+    let proxy = tour_connect_proxy(intranet, tunnels.clone())?;
+    println!(
+        "an HTTPS server for intranet.tour.test, reachable only through a CONNECT proxy on {proxy}"
+    );
+
+    let pac = format!(
+        "function FindProxyForURL(url, host) {{ if (dnsDomainIs(host, \".tour.test\")) return \"PROXY {proxy}\"; return \"DIRECT\"; }}"
+    );
+    let pac_url = format!(
+        "data:application/x-ns-proxy-autoconfig,{}",
+        pac.replace('%', "%25")
+            .replace(' ', "%20")
+            .replace('"', "%22")
+    );
+    let ses = sessions.from_partition("tour-scratch", PartitionOptions::default())?;
+    ses.cert_verifier().add_root_pem(&ca_cert.pem())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        ses.set_proxy(ProxyConfig {
+            pac_script: Some(pac_url),
+            ..Default::default()
+        })
+        .await?;
+        println!("ses.setProxy({{ pacScript }}): {pac}");
+        let url = Url::parse("https://intranet.tour.test/")?;
+        println!(
+            "  ses.resolveProxy({url}) → {}",
+            ses.resolve_proxy(url.as_str()).await?
+        );
+        let response = ses.fetch(sesh::net::Request::get(url.clone())).await?;
+        let status = response.status;
+        let via = response
+            .remote_addr
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let body = String::from_utf8_lossy(&response.bytes().await?).into_owned();
+        println!("  ses.fetch({url}) → {status} {body:?} (connected to {via}, the proxy)");
+        println!(
+            "  tunnels the proxy opened: {}; the certificate was checked against the tour's CA",
+            tunnels.load(Ordering::SeqCst)
+        );
+        ses.set_proxy(ProxyConfig::default()).await?;
+        anyhow::Ok(())
+    })
 }
