@@ -115,6 +115,12 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
                 .to_owned(),
             FILE.repeat(1000),
         )
+    } else if target == "/login-redirect" {
+        (
+            "302 Found",
+            "Set-Cookie: session=from-redirect; Path=/\r\nLocation: /echo\r\n".to_owned(),
+            String::new(),
+        )
     } else if target == "/big" {
         ("200 OK", String::new(), FILE.repeat(10_000))
     } else if target == "/cached" {
@@ -1042,4 +1048,23 @@ async fn network_emulation_goes_offline_adds_latency_and_throttles() {
     let start = Instant::now();
     ses.fetch(get("/big")).await.unwrap().bytes().await.unwrap();
     assert!(start.elapsed().as_secs_f64() < expected * 0.5);
+}
+
+#[tokio::test]
+async fn cookies_set_by_a_redirect_go_with_the_next_hop() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let server = http_server();
+    let response = ses
+        .fetch(Request::get(url(
+            &server,
+            "127.0.0.1",
+            "/login-redirect",
+            false,
+        )))
+        .await
+        .unwrap();
+    assert_eq!(response.url_chain.len(), 2);
+    let seen = lines(&response.bytes().await.unwrap());
+    assert_eq!(seen["cookie"], "session=from-redirect");
 }
