@@ -126,6 +126,99 @@ impl Throttle {
     }
 }
 
+/// What a server asks credentials for: Electron's `authInfo` of the
+/// `login` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthChallenge {
+    /// Whether a proxy asks (always false today: proxy authentication is
+    /// not supported yet).
+    pub is_proxy: bool,
+    /// The scheme, lower case (`basic`).
+    pub scheme: String,
+    /// The host asking.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// The realm it names.
+    pub realm: String,
+    /// The URL being fetched.
+    pub url: Url,
+}
+
+/// A session's `login` handler: credentials for a challenge, or `None` to
+/// give up (the 401 response is returned as it is).
+pub type LoginFn =
+    Arc<dyn Fn(AuthChallenge) -> crate::BoxFuture<Option<(String, String)>> + Send + Sync>;
+
+/// The credentials a session has been given, by origin and realm.
+#[derive(Debug, Default)]
+pub struct AuthCache {
+    entries: std::sync::Mutex<std::collections::HashMap<(String, String), (String, String)>>,
+}
+
+impl AuthCache {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), (String, String)>>
+    {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, origin: &str, realm: &str) -> Option<(String, String)> {
+        self.lock()
+            .get(&(origin.to_owned(), realm.to_owned()))
+            .cloned()
+    }
+
+    fn put(&self, origin: &str, realm: &str, credentials: (String, String)) {
+        self.lock()
+            .insert((origin.to_owned(), realm.to_owned()), credentials);
+    }
+
+    fn forget(&self, origin: &str, realm: &str) {
+        self.lock().remove(&(origin.to_owned(), realm.to_owned()));
+    }
+
+    /// Forgets every credential.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// How many credentials are kept.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The realm of a `Basic` challenge in a `WWW-Authenticate` value.
+fn basic_realm(header: &str) -> Option<String> {
+    let rest = header.trim();
+    let (scheme, params) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let lower = params.to_ascii_lowercase();
+    let Some(at) = lower.find("realm=") else {
+        return Some(String::new());
+    };
+    let value = params[at + 6..].trim_start();
+    Some(match value.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next().unwrap_or_default().to_owned(),
+        None => value
+            .split([',', ' '])
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    })
+}
+
 /// fetch's `cache` option, the modes sesh has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CacheMode {
@@ -550,7 +643,7 @@ impl Session {
         let mut request = request;
         let mut chain = vec![request.url.clone()];
         loop {
-            let response = self.fetch_once(&request, chain.clone()).await?;
+            let response = self.fetch_authenticated(&mut request, &chain).await?;
             if !response.status.is_redirection() || request.redirect == RedirectMode::Manual {
                 return Ok(response);
             }
@@ -585,6 +678,78 @@ impl Session {
             }
             request.url = location.clone();
             chain.push(location);
+        }
+    }
+
+    /// `fetch_once`, answering a server's `Basic` challenge with the
+    /// session's cached credentials or its `login` handler (three tries at
+    /// most), as Chromium does for the `login` event.
+    async fn fetch_authenticated(
+        &self,
+        request: &mut Request,
+        chain: &[Url],
+    ) -> Result<Response, FetchError> {
+        let origin = request.url.origin().ascii_serialization();
+        let app_authorization = request.headers.contains_key(AUTHORIZATION);
+        let mut tries = 0;
+        let mut used: Option<(String, (String, String))> = None;
+        loop {
+            let response = self.fetch_once(request, chain.to_vec()).await?;
+            if response.status != StatusCode::UNAUTHORIZED || app_authorization {
+                if let Some((realm, credentials)) = used {
+                    self.auth_cache().put(&origin, &realm, credentials);
+                }
+                return Ok(response);
+            }
+            let Some(realm) = response
+                .headers
+                .get_all(http::header::WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(basic_realm)
+            else {
+                return Ok(response);
+            };
+            if let Some((old_realm, _)) = &used {
+                // Those credentials were refused.
+                self.auth_cache().forget(&origin, old_realm);
+            }
+            tries += 1;
+            let cached = if used.is_none() {
+                self.auth_cache().get(&origin, &realm)
+            } else {
+                None
+            };
+            let credentials = match cached {
+                Some(c) => Some(c),
+                None if tries <= 3 => match self.login_handler() {
+                    Some(login) => {
+                        login(AuthChallenge {
+                            is_proxy: false,
+                            scheme: "basic".to_owned(),
+                            host: request.url.host_str().unwrap_or_default().to_owned(),
+                            port: request.url.port_or_known_default().unwrap_or(0),
+                            realm: realm.clone(),
+                            url: request.url.clone(),
+                        })
+                        .await
+                    }
+                    None => None,
+                },
+                None => None,
+            };
+            let Some((user, password)) = credentials else {
+                return Ok(response);
+            };
+            use base64::Engine as _;
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            request.headers.insert(
+                AUTHORIZATION,
+                HeaderValue::from_str(&format!("Basic {token}"))
+                    .map_err(|e| fail(-4, &request.url, e.to_string()))?,
+            );
+            used = Some((realm, (user, password)));
         }
     }
 

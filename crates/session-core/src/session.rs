@@ -91,6 +91,8 @@ struct Inner {
     will_download: RwLock<Option<WillDownloadFn>>,
     connections: crate::net::Connections,
     emulation: RwLock<crate::net::NetworkEmulation>,
+    login: RwLock<Option<crate::net::LoginFn>>,
+    auth_cache: crate::net::AuthCache,
 }
 
 /// The argument of `ses.clearStorageData(options)`; its JSON is Electron's.
@@ -203,6 +205,8 @@ impl Session {
                 will_download: RwLock::new(None),
                 connections: crate::net::Connections::default(),
                 emulation: RwLock::new(crate::net::NetworkEmulation::default()),
+                login: RwLock::new(None),
+                auth_cache: crate::net::AuthCache::default(),
             }),
         };
         housekeeping(&session.inner);
@@ -382,6 +386,35 @@ impl Session {
             .emulation
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The `login` handler: asked for credentials when a server answers
+    /// `401` with a `Basic` challenge the auth cache cannot answer. `None`
+    /// removes it (401 responses are then returned as they are).
+    pub fn set_login_handler(&self, handler: Option<crate::net::LoginFn>) {
+        *self
+            .inner
+            .login
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = handler;
+    }
+
+    pub(crate) fn login_handler(&self) -> Option<crate::net::LoginFn> {
+        self.inner
+            .login
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The credentials the session keeps, by origin and realm.
+    pub fn auth_cache(&self) -> &crate::net::AuthCache {
+        &self.inner.auth_cache
+    }
+
+    /// `ses.clearAuthCache()`: forgets every credential.
+    pub async fn clear_auth_cache(&self) {
+        self.inner.auth_cache.clear();
     }
 
     /// The session's open connections.

@@ -115,6 +115,17 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
                 .to_owned(),
             FILE.repeat(1000),
         )
+    } else if target == "/private" {
+        // user:pass
+        if header("authorization") == "Basic dXNlcjpwYXNz" {
+            ("200 OK", String::new(), "secret".to_owned())
+        } else {
+            (
+                "401 Unauthorized",
+                "WWW-Authenticate: Basic realm=\"staff area\"\r\n".to_owned(),
+                "who are you?".to_owned(),
+            )
+        }
     } else if target == "/login-redirect" {
         (
             "302 Found",
@@ -1067,4 +1078,54 @@ async fn cookies_set_by_a_redirect_go_with_the_next_hop() {
     assert_eq!(response.url_chain.len(), 2);
     let seen = lines(&response.bytes().await.unwrap());
     assert_eq!(seen["cookie"], "session=from-redirect");
+}
+
+#[tokio::test]
+async fn basic_auth_asks_the_login_handler_once_and_caches_the_answer() {
+    use sesh_core::net::AuthChallenge;
+    use std::sync::Mutex;
+
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let server = http_server();
+    let get = || Request::get(url(&server, "127.0.0.1", "/private", false));
+
+    // No handler: the 401 comes back as it is.
+    let response = ses.fetch(get()).await.unwrap();
+    assert_eq!(response.status, 401);
+
+    let asked: Arc<Mutex<Vec<AuthChallenge>>> = Arc::default();
+    let answers = Arc::new(Mutex::new(vec![
+        Some(("user".to_owned(), "pass".to_owned())),
+        Some(("user".to_owned(), "wrong".to_owned())),
+    ]));
+    let (asked2, answers2) = (asked.clone(), answers.clone());
+    ses.set_login_handler(Some(Arc::new(move |challenge: AuthChallenge| {
+        asked2.lock().unwrap().push(challenge);
+        let answer = answers2.lock().unwrap().pop().flatten();
+        Box::pin(async move { answer })
+    })));
+    // The first answer is wrong, the second right.
+    let response = ses.fetch(get()).await.unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.bytes().await.unwrap(), b"secret");
+    {
+        let asked = asked.lock().unwrap();
+        assert_eq!(asked.len(), 2);
+        assert_eq!(asked[0].realm, "staff area");
+        assert_eq!(asked[0].scheme, "basic");
+        assert_eq!(asked[0].host, "127.0.0.1");
+        assert!(!asked[0].is_proxy);
+    }
+    // Cached now: the handler is not asked again.
+    assert_eq!(ses.fetch(get()).await.unwrap().status, 200);
+    assert_eq!(asked.lock().unwrap().len(), 2);
+    assert_eq!(ses.auth_cache().len(), 1);
+
+    // After clear_auth_cache it is, and giving up returns the 401.
+    ses.clear_auth_cache().await;
+    let response = ses.fetch(get()).await.unwrap();
+    assert_eq!(response.status, 401);
+    assert_eq!(asked.lock().unwrap().len(), 3);
+    assert_eq!(response.bytes().await.unwrap(), b"who are you?");
 }
