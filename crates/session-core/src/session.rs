@@ -93,6 +93,7 @@ struct Inner {
     emulation: RwLock<crate::net::NetworkEmulation>,
     login: RwLock<Option<crate::net::LoginFn>>,
     auth_cache: crate::net::AuthCache,
+    ntlm_allowlist: RwLock<sesh_proxy_rules::BypassRules>,
 }
 
 /// The argument of `ses.clearStorageData(options)`; its JSON is Electron's.
@@ -207,6 +208,7 @@ impl Session {
                 emulation: RwLock::new(crate::net::NetworkEmulation::default()),
                 login: RwLock::new(None),
                 auth_cache: crate::net::AuthCache::default(),
+                ntlm_allowlist: RwLock::new(sesh_proxy_rules::BypassRules::parse("<-loopback>")),
             }),
         };
         housekeeping(&session.inner);
@@ -410,6 +412,40 @@ impl Session {
     /// The credentials the session keeps, by origin and realm.
     pub fn auth_cache(&self) -> &crate::net::AuthCache {
         &self.inner.auth_cache
+    }
+
+    /// `ses.allowNTLMCredentialsForDomains(domains)`: the servers integrated
+    /// authentication may send credentials to, a comma-separated list read
+    /// as Chromium reads it (proxy-bypass patterns: `*example.com`, `*`,
+    /// `example.com`; loopback gets no implicit pass). Entries that do not
+    /// parse are ignored, as Chromium ignores them; they are returned so
+    /// that the app can say so.
+    pub fn allow_ntlm_credentials_for_domains(
+        &self,
+        domains: &str,
+    ) -> Vec<sesh_proxy_rules::Error> {
+        let (rules, errors) =
+            sesh_proxy_rules::BypassRules::parse_with_errors(&format!("<-loopback>;{domains}"));
+        *self
+            .inner
+            .ntlm_allowlist
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = rules;
+        errors
+    }
+
+    /// Whether integrated authentication may answer a challenge from the
+    /// server of `url` (proxies always may), by the list of
+    /// [`Session::allow_ntlm_credentials_for_domains`]. NTLM and Negotiate
+    /// themselves are not implemented; this is the allow-list check.
+    pub fn ntlm_credentials_allowed(&self, url: &Url, proxy: bool) -> bool {
+        proxy
+            || self
+                .inner
+                .ntlm_allowlist
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .matches(url)
     }
 
     /// `ses.clearAuthCache()`: forgets every credential.

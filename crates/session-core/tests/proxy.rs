@@ -197,3 +197,26 @@ async fn failed_proxies_go_last_until_their_time_is_up_or_a_force_reload() {
         "PROXY a:1;PROXY b:2;DIRECT"
     );
 }
+
+#[test]
+fn ntlm_credentials_go_only_to_the_listed_servers() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let allowed = |u: &str| ses.ntlm_credentials_allowed(&u.parse().unwrap(), false);
+    // Nothing by default, loopback included; proxies always.
+    assert!(!allowed("http://intranet/"));
+    assert!(!allowed("http://localhost/"));
+    assert!(ses.ntlm_credentials_allowed(&"http://proxy/".parse().unwrap(), true));
+
+    let errors = ses.allow_ntlm_credentials_for_domains("*example.com, intranet, ://nohost");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(allowed("https://www.example.com/"));
+    assert!(allowed("https://example.com/"));
+    assert!(allowed("http://intranet/"));
+    assert!(!allowed("http://other.org/"));
+    assert!(!allowed("http://localhost/"));
+
+    ses.allow_ntlm_credentials_for_domains("*");
+    assert!(allowed("http://anything.test/"));
+    assert!(allowed("http://localhost/"));
+}
