@@ -197,26 +197,163 @@ impl AuthCache {
     }
 }
 
-/// The realm of a `Basic` challenge in a `WWW-Authenticate` value.
-fn basic_realm(header: &str) -> Option<String> {
-    let rest = header.trim();
-    let (scheme, params) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
+/// A server's challenge sesh can answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Challenge {
+    Basic {
+        realm: String,
+    },
+    Digest {
+        realm: String,
+        nonce: String,
+        opaque: Option<String>,
+        /// `MD5` or `SHA-256`.
+        algorithm: &'static str,
+        /// Whether `qop=auth` is offered.
+        qop_auth: bool,
+    },
+}
+
+impl Challenge {
+    fn realm(&self) -> &str {
+        match self {
+            Challenge::Basic { realm } | Challenge::Digest { realm, .. } => realm,
+        }
     }
-    let lower = params.to_ascii_lowercase();
-    let Some(at) = lower.find("realm=") else {
-        return Some(String::new());
-    };
-    let value = params[at + 6..].trim_start();
-    Some(match value.strip_prefix('"') {
-        Some(quoted) => quoted.split('"').next().unwrap_or_default().to_owned(),
-        None => value
-            .split([',', ' '])
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
-    })
+
+    fn scheme(&self) -> &'static str {
+        match self {
+            Challenge::Basic { .. } => "basic",
+            Challenge::Digest { .. } => "digest",
+        }
+    }
+
+    /// The `Authorization` value answering this challenge.
+    fn authorization(&self, user: &str, password: &str, method: &str, uri: &str) -> String {
+        match self {
+            Challenge::Basic { .. } => {
+                use base64::Engine as _;
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                format!("Basic {token}")
+            }
+            Challenge::Digest {
+                realm,
+                nonce,
+                opaque,
+                algorithm,
+                qop_auth,
+            } => {
+                let hash = |text: &str| -> String {
+                    let bytes: Vec<u8> = if *algorithm == "SHA-256" {
+                        ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+                            .as_ref()
+                            .to_vec()
+                    } else {
+                        use md5::Digest as _;
+                        md5::Md5::digest(text.as_bytes()).to_vec()
+                    };
+                    bytes.iter().map(|b| format!("{b:02x}")).collect()
+                };
+                let ha1 = hash(&format!("{user}:{realm}:{password}"));
+                let ha2 = hash(&format!("{method}:{uri}"));
+                let mut cnonce_bytes = [0u8; 8];
+                let _ = ring::rand::SecureRandom::fill(
+                    &ring::rand::SystemRandom::new(),
+                    &mut cnonce_bytes,
+                );
+                let cnonce: String = cnonce_bytes.iter().map(|b| format!("{b:02x}")).collect();
+                let nc = "00000001";
+                let mut value = format!(
+                    "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", algorithm={algorithm}"
+                );
+                if *qop_auth {
+                    let response = hash(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+                    value.push_str(&format!(
+                        ", response=\"{response}\", qop=auth, nc={nc}, cnonce=\"{cnonce}\""
+                    ));
+                } else {
+                    let response = hash(&format!("{ha1}:{nonce}:{ha2}"));
+                    value.push_str(&format!(", response=\"{response}\""));
+                }
+                if let Some(opaque) = opaque {
+                    value.push_str(&format!(", opaque=\"{opaque}\""));
+                }
+                value
+            }
+        }
+    }
+}
+
+/// The `name=value` parameters of a challenge, names lower-cased.
+fn challenge_params(params: &str) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    let mut rest = params.trim();
+    while !rest.is_empty() {
+        let Some((name, after)) = rest.split_once('=') else {
+            break;
+        };
+        let name = name
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, next) = match after.strip_prefix('"') {
+            Some(quoted) => match quoted.find('"') {
+                Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                None => (quoted, ""),
+            },
+            None => match after.find(',') {
+                Some(end) => (&after[..end], &after[end..]),
+                None => (after, ""),
+            },
+        };
+        out.insert(name, value.trim().to_owned());
+        rest = next.trim_start().trim_start_matches(',').trim_start();
+    }
+    out
+}
+
+/// The challenge to answer among a response's `WWW-Authenticate` values:
+/// Digest (MD5 or SHA-256) before Basic, as Chromium ranks them.
+fn choose_challenge(headers: &HeaderMap) -> Option<Challenge> {
+    let mut basic = None;
+    for value in headers
+        .get_all(http::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        let value = value.trim();
+        let (scheme, params) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
+        let params = challenge_params(params);
+        let realm = params.get("realm").cloned().unwrap_or_default();
+        if scheme.eq_ignore_ascii_case("digest") {
+            let algorithm = match params.get("algorithm").map(|a| a.to_ascii_uppercase()) {
+                None => "MD5",
+                Some(a) if a == "MD5" => "MD5",
+                Some(a) if a == "SHA-256" => "SHA-256",
+                Some(_) => continue,
+            };
+            let Some(nonce) = params.get("nonce").cloned() else {
+                continue;
+            };
+            let qop_auth = params
+                .get("qop")
+                .is_some_and(|q| q.split(',').any(|q| q.trim().eq_ignore_ascii_case("auth")));
+            return Some(Challenge::Digest {
+                realm,
+                nonce,
+                opaque: params.get("opaque").cloned(),
+                algorithm,
+                qop_auth,
+            });
+        }
+        if scheme.eq_ignore_ascii_case("basic") && basic.is_none() {
+            basic = Some(Challenge::Basic { realm });
+        }
+    }
+    basic
 }
 
 /// fetch's `cache` option, the modes sesh has.
@@ -701,15 +838,10 @@ impl Session {
                 }
                 return Ok(response);
             }
-            let Some(realm) = response
-                .headers
-                .get_all(http::header::WWW_AUTHENTICATE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find_map(basic_realm)
-            else {
+            let Some(challenge) = choose_challenge(&response.headers) else {
                 return Ok(response);
             };
+            let realm = challenge.realm().to_owned();
             if let Some((old_realm, _)) = &used {
                 // Those credentials were refused.
                 self.auth_cache().forget(&origin, old_realm);
@@ -726,7 +858,7 @@ impl Session {
                     Some(login) => {
                         login(AuthChallenge {
                             is_proxy: false,
-                            scheme: "basic".to_owned(),
+                            scheme: challenge.scheme().to_owned(),
                             host: request.url.host_str().unwrap_or_default().to_owned(),
                             port: request.url.port_or_known_default().unwrap_or(0),
                             realm: realm.clone(),
@@ -741,13 +873,15 @@ impl Session {
             let Some((user, password)) = credentials else {
                 return Ok(response);
             };
-            use base64::Engine as _;
-            let token =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            let mut uri = request.url.path().to_owned();
+            if let Some(q) = request.url.query() {
+                uri.push('?');
+                uri.push_str(q);
+            }
+            let value = challenge.authorization(&user, &password, request.method.as_str(), &uri);
             request.headers.insert(
                 AUTHORIZATION,
-                HeaderValue::from_str(&format!("Basic {token}"))
-                    .map_err(|e| fail(-4, &request.url, e.to_string()))?,
+                HeaderValue::from_str(&value).map_err(|e| fail(-4, &request.url, e.to_string()))?,
             );
             used = Some((realm, (user, password)));
         }

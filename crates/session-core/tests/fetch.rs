@@ -115,6 +115,18 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
                 .to_owned(),
             FILE.repeat(1000),
         )
+    } else if let Some(algorithm) = target.strip_prefix("/digest/") {
+        if digest_ok(&header("authorization"), &method, algorithm) {
+            ("200 OK", String::new(), format!("digest {algorithm} ok"))
+        } else {
+            (
+                "401 Unauthorized",
+                format!(
+                    "WWW-Authenticate: Basic realm=\"vault\"\r\nWWW-Authenticate: Digest realm=\"vault\", qop=\"auth,auth-int\", nonce=\"n0nc3\", opaque=\"0paq\", algorithm={algorithm}\r\n"
+                ),
+                "no".to_owned(),
+            )
+        }
     } else if target == "/private" {
         // user:pass
         if header("authorization") == "Basic dXNlcjpwYXNz" {
@@ -170,6 +182,45 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
         content.len()
     );
     let _ = out.flush();
+}
+
+/// Whether `authorization` is a right Digest answer for user `user`,
+/// password `pass`, realm `vault`, nonce `n0nc3`.
+fn digest_ok(authorization: &str, method: &str, algorithm: &str) -> bool {
+    let Some(params) = authorization.strip_prefix("Digest ") else {
+        return false;
+    };
+    let mut fields = std::collections::HashMap::new();
+    for part in params.split(", ") {
+        if let Some((k, v)) = part.split_once('=') {
+            fields.insert(k.to_owned(), v.trim_matches('"').to_owned());
+        }
+    }
+    let hash = |text: String| -> String {
+        let bytes = if algorithm == "SHA-256" {
+            ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+                .as_ref()
+                .to_vec()
+        } else {
+            use md5::Digest as _;
+            md5::Md5::digest(text.as_bytes()).to_vec()
+        };
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let ha1 = hash(format!("{}:vault:pass", get("username")));
+    let ha2 = hash(format!("{method}:{}", get("uri")));
+    let expected = hash(format!(
+        "{ha1}:n0nc3:{}:{}:{}:{ha2}",
+        get("nc"),
+        get("cnonce"),
+        get("qop")
+    ));
+    get("username") == "user"
+        && get("qop") == "auth"
+        && get("opaque") == "0paq"
+        && get("algorithm") == algorithm
+        && get("response") == expected
 }
 
 /// `plain` compressed with `encoding` (`gzip-broken`: a gzip stream cut
@@ -1128,4 +1179,38 @@ async fn basic_auth_asks_the_login_handler_once_and_caches_the_answer() {
     assert_eq!(response.status, 401);
     assert_eq!(asked.lock().unwrap().len(), 3);
     assert_eq!(response.bytes().await.unwrap(), b"who are you?");
+}
+
+#[tokio::test]
+async fn digest_is_preferred_to_basic_and_answered_with_md5_or_sha256() {
+    use sesh_core::net::AuthChallenge;
+    use std::sync::Mutex;
+
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let server = http_server();
+    let schemes: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = schemes.clone();
+    ses.set_login_handler(Some(Arc::new(move |challenge: AuthChallenge| {
+        seen.lock().unwrap().push(challenge.scheme);
+        Box::pin(async { Some(("user".to_owned(), "pass".to_owned())) })
+    })));
+    for algorithm in ["MD5", "SHA-256"] {
+        let response = ses
+            .fetch(Request::get(url(
+                &server,
+                "127.0.0.1",
+                &format!("/digest/{algorithm}"),
+                false,
+            )))
+            .await
+            .unwrap();
+        assert_eq!(response.status, 200, "{algorithm}");
+        assert_eq!(
+            response.bytes().await.unwrap(),
+            format!("digest {algorithm} ok").as_bytes()
+        );
+        ses.clear_auth_cache().await;
+    }
+    assert_eq!(*schemes.lock().unwrap(), ["digest", "digest"]);
 }
