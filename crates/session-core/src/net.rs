@@ -315,15 +315,11 @@ fn challenge_params(params: &str) -> std::collections::HashMap<String, String> {
     out
 }
 
-/// The challenge to answer among a response's `WWW-Authenticate` values:
+/// The challenge to answer among a response's challenge header values:
 /// Digest (MD5 or SHA-256) before Basic, as Chromium ranks them.
-fn choose_challenge(headers: &HeaderMap) -> Option<Challenge> {
+fn choose_challenge_in<'a>(values: impl Iterator<Item = &'a str>) -> Option<Challenge> {
     let mut basic = None;
-    for value in headers
-        .get_all(http::header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-    {
+    for value in values {
         let value = value.trim();
         let (scheme, params) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
         let params = challenge_params(params);
@@ -818,72 +814,120 @@ impl Session {
         }
     }
 
-    /// `fetch_once`, answering a server's `Basic` challenge with the
-    /// session's cached credentials or its `login` handler (three tries at
-    /// most), as Chromium does for the `login` event.
+    /// What the session's `login` handler answers, `None` without one.
+    async fn ask_login(&self, challenge: AuthChallenge) -> Option<(String, String)> {
+        match self.login_handler() {
+            Some(login) => login(challenge).await,
+            None => None,
+        }
+    }
+
+    /// `fetch_once`, answering a server's `401` (or an HTTP proxy's `407`)
+    /// with the session's cached credentials or its `login` handler (three
+    /// tries at most), as Chromium does for the `login` event.
     async fn fetch_authenticated(
         &self,
         request: &mut Request,
         chain: &[Url],
     ) -> Result<Response, FetchError> {
+        use http::header::{PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE};
+
         let origin = request.url.origin().ascii_serialization();
-        let app_authorization = request.headers.contains_key(AUTHORIZATION);
+        let app_set_server = request.headers.contains_key(AUTHORIZATION);
+        let app_set_proxy = request.headers.contains_key(PROXY_AUTHORIZATION);
         let mut tries = 0;
-        let mut used: Option<(String, (String, String))> = None;
+        // (cache key, realm, credentials) last sent.
+        let mut used: Option<(String, String, (String, String))> = None;
         loop {
             let response = self.fetch_once(request, chain.to_vec()).await?;
-            if response.status != StatusCode::UNAUTHORIZED || app_authorization {
-                if let Some((realm, credentials)) = used {
-                    self.auth_cache().put(&origin, &realm, credentials);
+            let proxy_addr = response.remote_addr.filter(|_| {
+                response.status == StatusCode::PROXY_AUTHENTICATION_REQUIRED && !app_set_proxy
+            });
+            let (key, ask, answer, host, port) = match proxy_addr {
+                Some(addr) => (
+                    format!("proxy://{addr}"),
+                    PROXY_AUTHENTICATE,
+                    PROXY_AUTHORIZATION,
+                    addr.ip().to_string(),
+                    addr.port(),
+                ),
+                None if response.status == StatusCode::UNAUTHORIZED && !app_set_server => (
+                    origin.clone(),
+                    WWW_AUTHENTICATE,
+                    AUTHORIZATION,
+                    request.url.host_str().unwrap_or_default().to_owned(),
+                    request.url.port_or_known_default().unwrap_or(0),
+                ),
+                None => {
+                    if let Some((key, realm, credentials)) = used {
+                        self.auth_cache().put(&key, &realm, credentials);
+                    }
+                    return Ok(response);
                 }
-                return Ok(response);
-            }
-            let Some(challenge) = choose_challenge(&response.headers) else {
+            };
+            let Some(challenge) = choose_challenge_in(
+                response
+                    .headers
+                    .get_all(&ask)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            ) else {
                 return Ok(response);
             };
             let realm = challenge.realm().to_owned();
-            if let Some((old_realm, _)) = &used {
-                // Those credentials were refused.
-                self.auth_cache().forget(&origin, old_realm);
+            let mut fresh = true;
+            if let Some((old_key, old_realm, _)) = &used {
+                if *old_key == key {
+                    // Those credentials were refused.
+                    self.auth_cache().forget(old_key, old_realm);
+                    fresh = false;
+                } else {
+                    // The other side accepted them: keep them.
+                    if let Some((k, r, c)) = used.take() {
+                        self.auth_cache().put(&k, &r, c);
+                    }
+                }
             }
             tries += 1;
-            let cached = if used.is_none() {
-                self.auth_cache().get(&origin, &realm)
+            let cached = if fresh {
+                self.auth_cache().get(&key, &realm)
             } else {
                 None
             };
             let credentials = match cached {
                 Some(c) => Some(c),
-                None if tries <= 3 => match self.login_handler() {
-                    Some(login) => {
-                        login(AuthChallenge {
-                            is_proxy: false,
-                            scheme: challenge.scheme().to_owned(),
-                            host: request.url.host_str().unwrap_or_default().to_owned(),
-                            port: request.url.port_or_known_default().unwrap_or(0),
-                            realm: realm.clone(),
-                            url: request.url.clone(),
-                        })
-                        .await
-                    }
-                    None => None,
-                },
+                None if tries <= 3 => {
+                    self.ask_login(AuthChallenge {
+                        is_proxy: proxy_addr.is_some(),
+                        scheme: challenge.scheme().to_owned(),
+                        host,
+                        port,
+                        realm: realm.clone(),
+                        url: request.url.clone(),
+                    })
+                    .await
+                }
                 None => None,
             };
             let Some((user, password)) = credentials else {
                 return Ok(response);
             };
-            let mut uri = request.url.path().to_owned();
-            if let Some(q) = request.url.query() {
-                uri.push('?');
-                uri.push_str(q);
-            }
+            let uri = if proxy_addr.is_some() {
+                request.url.to_string()
+            } else {
+                let mut uri = request.url.path().to_owned();
+                if let Some(q) = request.url.query() {
+                    uri.push('?');
+                    uri.push_str(q);
+                }
+                uri
+            };
             let value = challenge.authorization(&user, &password, request.method.as_str(), &uri);
             request.headers.insert(
-                AUTHORIZATION,
+                answer,
                 HeaderValue::from_str(&value).map_err(|e| fail(-4, &request.url, e.to_string()))?,
             );
-            used = Some((realm, (user, password)));
+            used = Some((key, realm, (user, password)));
         }
     }
 
@@ -1142,12 +1186,69 @@ impl Session {
         let proxy_host = server.connect_host().unwrap_or_default();
         match scheme {
             ProxyScheme::Http => {
-                let (mut tcp, addr) = connect_tcp(url, proxy_host, *proxy_port, true).await?;
-                if !https {
-                    return Ok((tcp, addr, true));
+                let authority = if host.contains(':') {
+                    format!("[{host}]:{port}")
+                } else {
+                    format!("{host}:{port}")
+                };
+                let key = format!("proxy://{proxy_host}:{proxy_port}");
+                let mut authorization: Option<String> = None;
+                let mut used: Option<(String, (String, String))> = None;
+                for attempt in 0.. {
+                    let (mut tcp, addr) = connect_tcp(url, proxy_host, *proxy_port, true).await?;
+                    if !https {
+                        return Ok((tcp, addr, true));
+                    }
+                    let challenge = match tunnel(
+                        &mut tcp,
+                        url,
+                        host,
+                        port,
+                        &self.user_agent(),
+                        authorization.as_deref(),
+                    )
+                    .await
+                    {
+                        Ok(()) => {
+                            if let Some((realm, credentials)) = used {
+                                self.auth_cache().put(&key, &realm, credentials);
+                            }
+                            return Ok((tcp, addr, false));
+                        }
+                        Err(TunnelFailure::Other(e)) => return Err(e),
+                        Err(TunnelFailure::Auth(challenge)) => challenge,
+                    };
+                    let asks = || fail(-127, url, "the proxy asks for credentials");
+                    let Some(challenge) = challenge else {
+                        return Err(asks());
+                    };
+                    if let Some((realm, _)) = &used {
+                        self.auth_cache().forget(&key, realm);
+                    }
+                    let realm = challenge.realm().to_owned();
+                    let credentials = match (attempt, self.auth_cache().get(&key, &realm)) {
+                        (0, Some(cached)) => Some(cached),
+                        (0..=3, _) => {
+                            self.ask_login(AuthChallenge {
+                                is_proxy: true,
+                                scheme: challenge.scheme().to_owned(),
+                                host: proxy_host.to_owned(),
+                                port: *proxy_port,
+                                realm: realm.clone(),
+                                url: url.clone(),
+                            })
+                            .await
+                        }
+                        _ => None,
+                    };
+                    let Some((user, password)) = credentials else {
+                        return Err(asks());
+                    };
+                    authorization =
+                        Some(challenge.authorization(&user, &password, "CONNECT", &authority));
+                    used = Some((realm, (user, password)));
                 }
-                tunnel(&mut tcp, url, host, port, &self.user_agent()).await?;
-                Ok((tcp, addr, false))
+                Err(fail(-127, url, "the proxy asks for credentials"))
             }
             ProxyScheme::Socks5 => {
                 let (mut tcp, addr) = connect_tcp(url, proxy_host, *proxy_port, true).await?;
@@ -1393,13 +1494,27 @@ async fn socks5(tcp: &mut TcpStream, url: &Url, host: &str, port: u16) -> Result
 }
 
 /// Asks an HTTP proxy for a tunnel to `host:port` with `CONNECT`.
+/// Why a CONNECT did not give a tunnel.
+enum TunnelFailure {
+    /// `407`: the proxy's challenge, if sesh can answer one.
+    Auth(Option<Challenge>),
+    Other(FetchError),
+}
+
+impl From<FetchError> for TunnelFailure {
+    fn from(e: FetchError) -> Self {
+        TunnelFailure::Other(e)
+    }
+}
+
 async fn tunnel(
     tcp: &mut TcpStream,
     url: &Url,
     host: &str,
     port: u16,
     user_agent: &str,
-) -> Result<(), FetchError> {
+    proxy_authorization: Option<&str>,
+) -> Result<(), TunnelFailure> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let authority = if host.contains(':') {
@@ -1407,9 +1522,13 @@ async fn tunnel(
     } else {
         format!("{host}:{port}")
     };
-    let request = format!(
-        "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Connection: keep-alive\r\nUser-Agent: {user_agent}\r\n\r\n"
+    let mut request = format!(
+        "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Connection: keep-alive\r\nUser-Agent: {user_agent}\r\n"
     );
+    if let Some(value) = proxy_authorization {
+        request.push_str(&format!("Proxy-Authorization: {value}\r\n"));
+    }
+    request.push_str("\r\n");
     tcp.write_all(request.as_bytes())
         .await
         .map_err(|e| fail(-130, url, e.to_string()))?;
@@ -1418,7 +1537,7 @@ async fn tunnel(
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() > 64 * 1024 {
-            return Err(fail(-111, url, "the proxy's answer to CONNECT is too long"));
+            return Err(fail(-111, url, "the proxy's answer to CONNECT is too long").into());
         }
         let mut byte = [0u8; 1];
         let n = tcp
@@ -1426,7 +1545,7 @@ async fn tunnel(
             .await
             .map_err(|e| fail(-111, url, e.to_string()))?;
         if n == 0 {
-            return Err(fail(-111, url, "the proxy closed the connection"));
+            return Err(fail(-111, url, "the proxy closed the connection").into());
         }
         head.push(byte[0]);
     }
@@ -1438,12 +1557,20 @@ async fn tunnel(
         .unwrap_or(0);
     match status {
         200 => Ok(()),
-        407 => Err(fail(-127, url, "the proxy asks for credentials")),
+        407 => Err(TunnelFailure::Auth(choose_challenge_in(
+            status_line.lines().filter_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.trim()
+                    .eq_ignore_ascii_case("proxy-authenticate")
+                    .then_some(value.trim())
+            }),
+        ))),
         _ => Err(fail(
             -111,
             url,
             format!("the proxy answered CONNECT with {status}"),
-        )),
+        )
+        .into()),
     }
 }
 

@@ -361,6 +361,11 @@ struct Tinyproxy {
 
 impl Tinyproxy {
     fn start(connect_ports: &[u16]) -> Tinyproxy {
+        Self::start_with(connect_ports, None)
+    }
+
+    /// [`Tinyproxy::start`], asking for `user`/`password` with Basic auth.
+    fn start_with(connect_ports: &[u16], basic_auth: Option<(&str, &str)>) -> Tinyproxy {
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -372,6 +377,9 @@ impl Tinyproxy {
         );
         for p in connect_ports {
             conf.push_str(&format!("ConnectPort {p}\n"));
+        }
+        if let Some((user, password)) = basic_auth {
+            conf.push_str(&format!("BasicAuth {user} {password}\n"));
         }
         let path = dir.path().join("tinyproxy.conf");
         std::fs::write(&path, conf).unwrap();
@@ -1213,4 +1221,59 @@ async fn digest_is_preferred_to_basic_and_answered_with_md5_or_sha256() {
         ses.clear_auth_cache().await;
     }
     assert_eq!(*schemes.lock().unwrap(), ["digest", "digest"]);
+}
+
+#[tokio::test]
+async fn a_proxy_that_asks_for_credentials_gets_them_from_the_login_handler() {
+    use sesh_core::net::AuthChallenge;
+    use std::sync::Mutex;
+
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let proxy = Tinyproxy::start_with(&[], Some(("puser", "ppass")));
+    ses.set_proxy(proxy_rules(&format!("127.0.0.1:{}", proxy.port)))
+        .await
+        .unwrap();
+    let server = http_server();
+    let ca = Ca::root("sesh proxy auth CA");
+    let tls = https_server(&ca);
+    ses.cert_verifier().add_root_pem(&ca.pem).unwrap();
+
+    // Without a handler: the proxy's 407, and no tunnel.
+    let response = ses
+        .fetch(Request::get(url(&server, "127.0.0.1", "/hello", false)))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 407);
+    let err = ses
+        .fetch(Request::get(url(&tls, "localhost", "/hello", true)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.error.to_string(),
+        "net::ERR_PROXY_AUTH_REQUESTED",
+        "{err}"
+    );
+
+    let asked: Arc<Mutex<Vec<AuthChallenge>>> = Arc::default();
+    let seen = asked.clone();
+    ses.set_login_handler(Some(Arc::new(move |challenge: AuthChallenge| {
+        seen.lock().unwrap().push(challenge);
+        Box::pin(async { Some(("puser".to_owned(), "ppass".to_owned())) })
+    })));
+    let response = ses
+        .fetch(Request::get(url(&server, "127.0.0.1", "/hello", false)))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.bytes().await.unwrap(), b"hello");
+    let response = ses
+        .fetch(Request::get(url(&tls, "localhost", "/hello", true)))
+        .await
+        .unwrap();
+    assert_eq!(response.bytes().await.unwrap(), b"hello");
+    let asked = asked.lock().unwrap();
+    assert_eq!(asked.len(), 1, "asked once, then cached: {asked:?}");
+    assert!(asked[0].is_proxy);
+    assert_eq!(asked[0].port, proxy.port);
 }
