@@ -79,6 +79,9 @@ pub struct Request {
     pub abort: Option<AbortHandle>,
     /// How the session's HTTP cache takes part (fetch's `cache` option).
     pub cache: CacheMode,
+    /// Connect directly, whatever the proxy configuration says (PAC
+    /// scripts are fetched so).
+    pub bypass_proxy: bool,
 }
 
 /// `ses.enableNetworkEmulation(options)`: Electron's options (JSON names
@@ -420,6 +423,7 @@ impl Request {
             site_for_cookies: None,
             abort: None,
             cache: CacheMode::Default,
+            bypass_proxy: false,
         }
     }
 }
@@ -991,7 +995,12 @@ impl Session {
             ))
             .await;
         }
-        let (tcp, remote_addr, absolute_form) = self.connect(url, &host, port, https).await?;
+        let (tcp, remote_addr, absolute_form) = if request.bypass_proxy {
+            let (tcp, addr) = connect_tcp(url, &host, port, false).await?;
+            (tcp, addr, false)
+        } else {
+            self.connect(url, &host, port, https).await?
+        };
 
         let asked_encoding = !request.headers.contains_key(ACCEPT_ENCODING);
         let mut head = self.request_head(request)?;
@@ -1664,6 +1673,65 @@ impl Transport for SessionTransport {
                 url_chain: response.url_chain.clone(),
                 body: Box::new(SessionBody(response)),
             })
+        })
+    }
+}
+
+/// The largest PAC script fetched, as in Chromium.
+const MAX_PAC_BYTES: usize = 1 << 20;
+
+/// Fetches PAC scripts for a session's proxy resolver: `file:` and `data:`
+/// locally, `http(s):` through the session's network service, directly
+/// (never through a proxy), on a thread of its own so that it works from
+/// any context.
+pub(crate) struct SessionPacFetcher {
+    pub(crate) session: std::sync::Weak<crate::session::Inner>,
+}
+
+impl sesh_proxy_rules::PacFetcher for SessionPacFetcher {
+    fn fetch(&self, url: &Url) -> Result<String, String> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return sesh_proxy_rules::LocalFetcher.fetch(url);
+        }
+        let Some(session) = Session::upgrade(&self.session) else {
+            return Err("the session is not ready".to_owned());
+        };
+        let url = url.clone();
+        std::thread::scope(|scope| {
+            scope
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    runtime.block_on(async move {
+                        let mut request = Request::get(url);
+                        request.bypass_proxy = true;
+                        request.cache = CacheMode::NoStore;
+                        let fetched =
+                            tokio::time::timeout(std::time::Duration::from_secs(30), async {
+                                let mut response =
+                                    session.fetch(request).await.map_err(|e| e.to_string())?;
+                                if response.status != StatusCode::OK {
+                                    return Err(format!("the server answered {}", response.status));
+                                }
+                                let mut body = Vec::new();
+                                while let Some(chunk) =
+                                    response.chunk().await.map_err(|e| e.to_string())?
+                                {
+                                    body.extend_from_slice(&chunk);
+                                    if body.len() > MAX_PAC_BYTES {
+                                        return Err("the script is larger than 1 MiB".to_owned());
+                                    }
+                                }
+                                Ok(String::from_utf8_lossy(&body).into_owned())
+                            })
+                            .await;
+                        fetched.unwrap_or_else(|_| Err("no answer within 30 s".to_owned()))
+                    })
+                })
+                .join()
+                .unwrap_or_else(|_| Err("the fetch failed".to_owned()))
         })
     }
 }

@@ -70,7 +70,7 @@ pub struct Session {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     partition: String,
     kind: Partition,
     storage_path: Option<PathBuf>,
@@ -187,7 +187,7 @@ impl Session {
         tracing::debug!(partition, storage = ?storage_path, "session created");
 
         let session = Session {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|weak| Inner {
                 partition: partition.to_owned(),
                 kind,
                 storage_path,
@@ -201,7 +201,7 @@ impl Session {
                 origins,
                 participants: RwLock::new(Vec::new()),
                 http_cache,
-                proxy: Arc::new(system_proxy()),
+                proxy: Arc::new(system_proxy(weak.clone())),
                 proxy_retry: Arc::new(ProxyRetryList::new()),
                 will_download: RwLock::new(None),
                 connections: crate::net::Connections::default(),
@@ -940,6 +940,12 @@ fn housekeeping(inner: &Arc<Inner>) {
         .push(Arc::downgrade(inner));
 }
 
+impl Session {
+    pub(crate) fn upgrade(inner: &std::sync::Weak<Inner>) -> Option<Session> {
+        inner.upgrade().map(|inner| Session { inner })
+    }
+}
+
 impl PartialEq for Session {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
@@ -1020,8 +1026,8 @@ fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
 /// A new session follows the system's proxy settings until `set_proxy`, as
 /// in Chromium: the desktop's on a GNOME-family desktop, else the
 /// environment (`http_proxy`, `no_proxy`, `auto_proxy`…).
-fn system_proxy() -> ProxyResolver {
-    let resolver = ProxyResolver::default();
+fn system_proxy(session: std::sync::Weak<Inner>) -> ProxyResolver {
+    let resolver = ProxyResolver::new(Arc::new(crate::net::SessionPacFetcher { session }));
     resolver.set_proxy(ProxyConfig {
         mode: Some(ProxyMode::System),
         ..ProxyConfig::default()

@@ -144,6 +144,12 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
             "Set-Cookie: session=from-redirect; Path=/\r\nLocation: /echo\r\n".to_owned(),
             String::new(),
         )
+    } else if target == "/proxy.pac" {
+        (
+            "200 OK",
+            "Content-Type: application/x-ns-proxy-autoconfig\r\n".to_owned(),
+            "function FindProxyForURL(url, host) { return host == 'corp.test' ? 'PROXY gate:8080; DIRECT' : 'DIRECT'; }".to_owned(),
+        )
     } else if target == "/big" {
         ("200 OK", String::new(), FILE.repeat(10_000))
     } else if target == "/cached" {
@@ -1276,4 +1282,41 @@ async fn a_proxy_that_asks_for_credentials_gets_them_from_the_login_handler() {
     assert_eq!(asked.len(), 1, "asked once, then cached: {asked:?}");
     assert!(asked[0].is_proxy);
     assert_eq!(asked[0].port, proxy.port);
+}
+
+#[tokio::test]
+async fn a_pac_script_is_fetched_over_http_directly() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let server = http_server();
+    ses.set_proxy(sesh_core::proxy::ProxyConfig {
+        pac_script: Some(url(&server, "127.0.0.1", "/proxy.pac", false).to_string()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        ses.resolve_proxy("http://corp.test/").await.unwrap(),
+        "PROXY gate:8080;DIRECT"
+    );
+    assert_eq!(
+        ses.resolve_proxy("http://example.org/").await.unwrap(),
+        "DIRECT"
+    );
+    assert_eq!(server.requests.load(Ordering::SeqCst), 1);
+
+    // A script that cannot be had: DIRECT, with the reason kept.
+    ses.set_proxy(sesh_core::proxy::ProxyConfig {
+        pac_script: Some(url(&server, "127.0.0.1", "/missing.pac", false).to_string()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let resolution = ses
+        .resolve_proxy_detailed("http://corp.test/")
+        .await
+        .unwrap();
+    assert_eq!(resolution.to_string(), "DIRECT");
+    let error = resolution.error.unwrap().to_string();
+    assert!(error.contains("404"), "{error}");
 }
