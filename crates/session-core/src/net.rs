@@ -27,6 +27,13 @@ use sesh_proxy_rules::{DEFAULT_RETRY_DELAY, ProxyScheme, ProxyServer};
 use sesh_storage::cookies::{CookieOptions, SiteContext};
 use sesh_storage::http_cache::{CacheKey, CacheLookup};
 use tokio::net::TcpStream;
+
+/// A byte stream to a server or a proxy: TCP, or TLS over it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+type BoxIo = Box<dyn Io>;
 use url::Url;
 
 use crate::Session;
@@ -997,7 +1004,7 @@ impl Session {
         }
         let (tcp, remote_addr, absolute_form) = if request.bypass_proxy {
             let (tcp, addr) = connect_tcp(url, &host, port, false).await?;
-            (tcp, addr, false)
+            (Box::new(tcp) as BoxIo, addr, false)
         } else {
             self.connect(url, &host, port, https).await?
         };
@@ -1146,7 +1153,7 @@ impl Session {
         host: &str,
         port: u16,
         https: bool,
-    ) -> Result<(TcpStream, SocketAddr, bool), FetchError> {
+    ) -> Result<(BoxIo, SocketAddr, bool), FetchError> {
         let resolution = self
             .resolve_proxy_detailed(url.as_str())
             .await
@@ -1174,6 +1181,53 @@ impl Session {
         Err(last.unwrap_or_else(|| fail(-336, url, "the proxy list is empty")))
     }
 
+    /// A stream to a proxy: TCP, or for an HTTPS proxy TLS over it, the
+    /// proxy's certificate verified by the session like a server's (a
+    /// rejected one is `ERR_PROXY_CERTIFICATE_INVALID`, and the next proxy
+    /// is tried).
+    async fn proxy_stream(
+        &self,
+        url: &Url,
+        tls: bool,
+        proxy_host: &str,
+        proxy_port: u16,
+    ) -> Result<(BoxIo, SocketAddr), FetchError> {
+        let (tcp, addr) = connect_tcp(url, proxy_host, proxy_port, true).await?;
+        if !tls {
+            return Ok((Box::new(tcp), addr));
+        }
+        let verifier = self.cert_verifier();
+        let (config, _generation) = verifier.deferred_client_config(&[b"http/1.1"]);
+        let name = rustls_pki_types::ServerName::try_from(proxy_host.to_owned()).map_err(|_| {
+            fail(
+                -130,
+                url,
+                format!("{proxy_host:?} is not a valid server name"),
+            )
+        })?;
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| fail(-107, url, format!("TLS to the proxy: {e}")))?;
+        let chain: Vec<_> = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.clone().into_owned())
+            .collect();
+        let outcome = verifier.verify(proxy_host, &chain).await;
+        if !outcome.result.is_ok() {
+            return Err(fail(
+                -136,
+                url,
+                format!("the proxy's certificate: {}", outcome.result),
+            ));
+        }
+        Ok((Box::new(stream), addr))
+    }
+
     /// One attempt: direct, or through `server`.
     async fn connect_via(
         &self,
@@ -1182,7 +1236,7 @@ impl Session {
         host: &str,
         port: u16,
         https: bool,
-    ) -> Result<(TcpStream, SocketAddr, bool), FetchError> {
+    ) -> Result<(BoxIo, SocketAddr, bool), FetchError> {
         let ProxyServer::Proxy {
             scheme,
             port: proxy_port,
@@ -1190,11 +1244,11 @@ impl Session {
         } = server
         else {
             let (tcp, addr) = connect_tcp(url, host, port, false).await?;
-            return Ok((tcp, addr, false));
+            return Ok((Box::new(tcp), addr, false));
         };
         let proxy_host = server.connect_host().unwrap_or_default();
         match scheme {
-            ProxyScheme::Http => {
+            ProxyScheme::Http | ProxyScheme::Https => {
                 let authority = if host.contains(':') {
                     format!("[{host}]:{port}")
                 } else {
@@ -1204,7 +1258,9 @@ impl Session {
                 let mut authorization: Option<String> = None;
                 let mut used: Option<(String, (String, String))> = None;
                 for attempt in 0.. {
-                    let (mut tcp, addr) = connect_tcp(url, proxy_host, *proxy_port, true).await?;
+                    let (mut tcp, addr) = self
+                        .proxy_stream(url, *scheme == ProxyScheme::Https, proxy_host, *proxy_port)
+                        .await?;
                     if !https {
                         return Ok((tcp, addr, true));
                     }
@@ -1262,7 +1318,7 @@ impl Session {
             ProxyScheme::Socks5 => {
                 let (mut tcp, addr) = connect_tcp(url, proxy_host, *proxy_port, true).await?;
                 socks5(&mut tcp, url, host, port).await?;
-                Ok((tcp, addr, false))
+                Ok((Box::new(tcp), addr, false))
             }
             // Never fall back to a path the configuration did not ask for:
             // a proxy sesh cannot speak fails the request.
@@ -1517,7 +1573,7 @@ impl From<FetchError> for TunnelFailure {
 }
 
 async fn tunnel(
-    tcp: &mut TcpStream,
+    tcp: &mut BoxIo,
     url: &Url,
     host: &str,
     port: u16,

@@ -734,7 +734,7 @@ async fn a_refused_tunnel_fails_without_trying_the_next_proxy() {
 
     // A proxy sesh cannot speak yet fails the request rather than being
     // skipped for a path the configuration did not ask for.
-    ses.set_proxy(proxy_rules("https://127.0.0.1:1,direct://"))
+    ses.set_proxy(proxy_rules("socks4://127.0.0.1:1,direct://"))
         .await
         .unwrap();
     let err = ses
@@ -1319,4 +1319,77 @@ async fn a_pac_script_is_fetched_over_http_directly() {
     assert_eq!(resolution.to_string(), "DIRECT");
     let error = resolution.error.unwrap().to_string();
     assert!(error.contains("404"), "{error}");
+}
+
+#[tokio::test]
+async fn an_https_proxy_is_reached_over_tls_and_its_certificate_checked() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let proxy = Tinyproxy::start(&[]);
+    // TLS in front of tinyproxy: an HTTPS proxy on "localhost".
+    let ca = Ca::root("sesh https proxy CA");
+    let leaf = ca.leaf(&["localhost"]);
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der.clone(), ca.der.clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key.clone())),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls_port = listener.local_addr().unwrap().port();
+    let inner = proxy.port;
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(("127.0.0.1", inner)).await
+                else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
+            });
+        }
+    });
+    ses.set_proxy(proxy_rules(&format!("https://localhost:{tls_port}")))
+        .await
+        .unwrap();
+    let server = http_server();
+    let target_ca = Ca::root("sesh target CA");
+    let tls_server = https_server(&target_ca);
+
+    // The proxy's certificate is not trusted yet.
+    let err = ses
+        .fetch(Request::get(url(&server, "127.0.0.1", "/echo", false)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.error.to_string(),
+        "net::ERR_PROXY_CERTIFICATE_INVALID",
+        "{err}"
+    );
+
+    ses.cert_verifier().add_root_pem(&ca.pem).unwrap();
+    ses.cert_verifier().add_root_pem(&target_ca.pem).unwrap();
+    ses.force_reload_proxy_config().await.unwrap();
+    let response = ses
+        .fetch(Request::get(url(&server, "127.0.0.1", "/echo", false)))
+        .await
+        .unwrap();
+    assert_eq!(response.remote_addr.unwrap().port(), tls_port);
+    let seen = lines(&response.bytes().await.unwrap());
+    assert!(seen["via"].contains("tinyproxy"), "{seen:?}");
+    let response = ses
+        .fetch(Request::get(url(&tls_server, "localhost", "/hello", true)))
+        .await
+        .unwrap();
+    assert_eq!(response.bytes().await.unwrap(), b"hello");
 }
