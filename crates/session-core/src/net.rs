@@ -1320,6 +1320,20 @@ impl Session {
                 socks5(&mut tcp, url, host, port).await?;
                 Ok((Box::new(tcp), addr, false))
             }
+            ProxyScheme::Socks4 => {
+                // SOCKS4 carries an IPv4 address: the name is resolved here.
+                let target = tokio::net::lookup_host((host, port))
+                    .await
+                    .map_err(|e| fail(-105, url, format!("{host}: {e}")))?
+                    .find_map(|a| match a.ip() {
+                        std::net::IpAddr::V4(ip) => Some(ip),
+                        std::net::IpAddr::V6(_) => None,
+                    })
+                    .ok_or_else(|| fail(-105, url, format!("{host} has no IPv4 address")))?;
+                let (mut tcp, addr) = connect_tcp(url, proxy_host, *proxy_port, true).await?;
+                socks4(&mut tcp, url, target, port).await?;
+                Ok((Box::new(tcp), addr, false))
+            }
             // Never fall back to a path the configuration did not ask for:
             // a proxy sesh cannot speak fails the request.
             _ => Err(fail(
@@ -1483,6 +1497,36 @@ fn falls_over(error: NetError) -> bool {
         error.code(),
         -130 | -105 | -106 | -109 | -100 | -118 | -101 | -102 | -103 | -7 | -120 | -136 | -107
     )
+}
+
+/// SOCKS4: a CONNECT to an IPv4 address, with an empty user id.
+async fn socks4(
+    tcp: &mut TcpStream,
+    url: &Url,
+    target: std::net::Ipv4Addr,
+    port: u16,
+) -> Result<(), FetchError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let broken = |detail: String| fail(-120, url, detail);
+    let mut request = vec![4, 1];
+    request.extend_from_slice(&port.to_be_bytes());
+    request.extend_from_slice(&target.octets());
+    request.push(0);
+    tcp.write_all(&request)
+        .await
+        .map_err(|e| broken(e.to_string()))?;
+    let mut reply = [0u8; 8];
+    tcp.read_exact(&mut reply)
+        .await
+        .map_err(|e| broken(e.to_string()))?;
+    match reply[1] {
+        0x5A => Ok(()),
+        0x5C => Err(fail(-121, url, "the SOCKS4 proxy cannot reach the host")),
+        code => Err(broken(format!(
+            "the SOCKS4 proxy refused (reply {code:#x})"
+        ))),
+    }
 }
 
 /// SOCKS5 (RFC 1928) without authentication, the target's name resolved by
