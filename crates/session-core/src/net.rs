@@ -562,6 +562,9 @@ pub struct Response {
     abort: Option<AbortHandle>,
     store: Option<CacheStore>,
     throttle: Option<Throttle>,
+    /// The session and its count of `close_all_connections` when the
+    /// response arrived: a body cut after a later one was aborted.
+    closings: Option<(Session, u64)>,
 }
 
 /// Where a response's body comes from.
@@ -622,6 +625,7 @@ impl Response {
             abort: None,
             store: None,
             throttle: None,
+            closings: None,
         }
     }
 
@@ -629,7 +633,9 @@ impl Response {
     ///
     /// # Errors
     ///
-    /// `net::ERR_CONNECTION_CLOSED` and friends when the connection breaks.
+    /// `net::ERR_CONTENT_LENGTH_MISMATCH` (or `INCOMPLETE_CHUNKED_ENCODING`)
+    /// for a body cut short, `ERR_ABORTED` after `close_all_connections`,
+    /// `ERR_CONTENT_DECODING_FAILED` for a broken encoding.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, FetchError> {
         let Some(abort) = self.abort.clone() else {
             return self.next_chunk().await;
@@ -696,8 +702,23 @@ impl Response {
                     Err(_) => continue,
                 },
                 Some(Err(e)) => {
+                    // A body cut short: Chromium's error says how it was
+                    // framed.
+                    let closed_by_session = self
+                        .closings
+                        .as_ref()
+                        .is_some_and(|(session, n)| session.connections().closings() != *n);
+                    let code = if closed_by_session {
+                        -3
+                    } else if !body_cut_short(&e) {
+                        -100
+                    } else if self.headers.contains_key(CONTENT_LENGTH) {
+                        -354
+                    } else {
+                        -355
+                    };
                     return Err(FetchError {
-                        error: NetError::from_code(-100),
+                        error: NetError::from_code(code),
                         url: self.url.clone(),
                         detail: e.to_string(),
                     });
@@ -1139,6 +1160,7 @@ impl Session {
             abort: None,
             store,
             throttle: Throttle::new(emulation.download_throughput),
+            closings: Some((self.clone(), self.connections().closings())),
         })
     }
 
@@ -1396,6 +1418,8 @@ impl Session {
 #[derive(Debug, Default)]
 pub struct Connections {
     tasks: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+    /// How many times `close_all` ran.
+    closings: std::sync::atomic::AtomicU64,
 }
 
 impl Connections {
@@ -1418,8 +1442,15 @@ impl Connections {
         tasks.len()
     }
 
-    /// Closes every connection; requests using them fail.
+    fn closings(&self) -> u64 {
+        self.closings.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Closes every connection; requests using them fail with
+    /// `net::ERR_ABORTED`.
     pub fn close_all(&self) {
+        self.closings
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let tasks = std::mem::take(
             &mut *self
                 .tasks
@@ -1703,7 +1734,35 @@ where
     sender
         .send_request(request)
         .await
-        .map_err(|e| fail(-100, url, e.to_string()))
+        .map_err(|e| fail(response_error(&e), url, e.to_string()))
+}
+
+/// Whether a body error means the connection ended before the body did.
+fn body_cut_short(e: &hyper::Error) -> bool {
+    if e.is_incomplete_message() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::UnexpectedEof;
+        }
+        source = inner.source();
+    }
+    false
+}
+
+/// Chromium's error for a response that could not be read: garbage is
+/// `INVALID_HTTP_RESPONSE`, a connection closed before any answer
+/// `EMPTY_RESPONSE`.
+fn response_error(e: &hyper::Error) -> i32 {
+    if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() {
+        -370
+    } else if e.is_incomplete_message() {
+        -324
+    } else {
+        -100
+    }
 }
 
 /// The session's network service as the transport of its downloads: proxy,

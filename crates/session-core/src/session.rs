@@ -459,7 +459,8 @@ impl Session {
     }
 
     /// `ses.closeAllConnections()`: closes every connection of the session;
-    /// requests still reading from one fail (`net::ERR_CONNECTION_CLOSED`).
+    /// requests still reading from one fail (`net::ERR_ABORTED`, as in
+    /// Chromium).
     pub async fn close_all_connections(&self) {
         self.inner.connections.close_all();
     }

@@ -49,6 +49,16 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
+    if target == "/garbage" || target == "/silent" || target == "/cut" {
+        let mut out = reader.into_inner();
+        let _ = match target.as_str() {
+            "/garbage" => out.write_all(b"SPEAKING NONSENSE\r\n\r\n"),
+            "/cut" => out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b"),
+            _ => Ok(()),
+        };
+        let _ = out.flush();
+        return;
+    }
     if target == "/slow" {
         std::thread::sleep(std::time::Duration::from_secs(30));
         return;
@@ -982,7 +992,7 @@ async fn close_all_connections_fails_the_requests_in_flight() {
         .await
         .expect("the read did not end")
         .unwrap_err();
-    assert_eq!(err.error.to_string(), "net::ERR_CONNECTION_CLOSED", "{err}");
+    assert_eq!(err.error.to_string(), "net::ERR_ABORTED", "{err}");
     assert_eq!(ses.connections().open(), 0);
     // New requests open new connections.
     let response = ses
@@ -1444,6 +1454,29 @@ async fn socks4_proxies_get_an_address_resolved_here() {
     assert_eq!(
         err.error.to_string(),
         "net::ERR_ADDRESS_UNREACHABLE",
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn broken_servers_get_chromiums_errors() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let server = http_server();
+    let get = |path: &str| Request::get(url(&server, "127.0.0.1", path, false));
+    let err = ses.fetch(get("/garbage")).await.unwrap_err();
+    assert_eq!(
+        err.error.to_string(),
+        "net::ERR_INVALID_HTTP_RESPONSE",
+        "{err}"
+    );
+    let err = ses.fetch(get("/silent")).await.unwrap_err();
+    assert_eq!(err.error.to_string(), "net::ERR_EMPTY_RESPONSE", "{err}");
+    let response = ses.fetch(get("/cut")).await.unwrap();
+    let err = response.bytes().await.unwrap_err();
+    assert_eq!(
+        err.error.to_string(),
+        "net::ERR_CONTENT_LENGTH_MISMATCH",
         "{err}"
     );
 }
