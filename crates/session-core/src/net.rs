@@ -1756,7 +1756,7 @@ fn body_cut_short(e: &hyper::Error) -> bool {
 /// `INVALID_HTTP_RESPONSE`, a connection closed before any answer
 /// `EMPTY_RESPONSE`.
 fn response_error(e: &hyper::Error) -> i32 {
-    if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() {
+    if e.is_parse() || e.is_parse_status() {
         -370
     } else if e.is_incomplete_message() {
         -324
