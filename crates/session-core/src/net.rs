@@ -1047,27 +1047,13 @@ impl Session {
         }
         let body = Full::new(request.body.clone());
         let response = if https {
-            let verifier = self.cert_verifier();
-            let (config, _generation) = verifier.deferred_client_config(&[b"h2", b"http/1.1"]);
-            let name = rustls_pki_types::ServerName::try_from(host.clone())
-                .map_err(|_| fail(-108, url, "not a valid server name"))?;
-            let tls = tokio_rustls::TlsConnector::from(config)
-                .connect(name, tcp)
-                .await
-                .map_err(|e| fail(-107, url, e.to_string()))?;
-            let chain_der: Vec<_> = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .unwrap_or_default()
-                .iter()
-                .map(|c| c.clone().into_owned())
-                .collect();
+            let (tls, verdict) = self
+                .tls_connect(tcp, &host, &[b"h2", b"http/1.1"], url, -108, "")
+                .await?;
             // Nothing is sent before the certificate is accepted.
-            let outcome = verifier.verify(&host, &chain_der).await;
-            if !outcome.result.is_ok() {
+            if !verdict.is_ok() {
                 return Err(FetchError {
-                    error: outcome.result,
+                    error: verdict,
                     url: url.clone(),
                     detail: format!("the certificate of {host} was rejected"),
                 });
@@ -1218,36 +1204,59 @@ impl Session {
         if !tls {
             return Ok((Box::new(tcp), addr));
         }
-        let verifier = self.cert_verifier();
-        let (config, _generation) = verifier.deferred_client_config(&[b"http/1.1"]);
-        let name = rustls_pki_types::ServerName::try_from(proxy_host.to_owned()).map_err(|_| {
-            fail(
-                -130,
+        let (stream, verdict) = self
+            .tls_connect(
+                tcp,
+                proxy_host,
+                &[b"http/1.1"],
                 url,
-                format!("{proxy_host:?} is not a valid server name"),
+                -130,
+                "TLS to the proxy: ",
             )
-        })?;
-        let stream = tokio_rustls::TlsConnector::from(config)
-            .connect(name, tcp)
-            .await
-            .map_err(|e| fail(-107, url, format!("TLS to the proxy: {e}")))?;
-        let chain: Vec<_> = stream
-            .get_ref()
-            .1
-            .peer_certificates()
-            .unwrap_or_default()
-            .iter()
-            .map(|c| c.clone().into_owned())
-            .collect();
-        let outcome = verifier.verify(proxy_host, &chain).await;
-        if !outcome.result.is_ok() {
+            .await?;
+        if !verdict.is_ok() {
             return Err(fail(
                 -136,
                 url,
-                format!("the proxy's certificate: {}", outcome.result),
+                format!("the proxy's certificate: {verdict}"),
             ));
         }
         Ok((Box::new(stream), addr))
+    }
+
+    /// TLS over `io` to `name` (a server or an HTTPS proxy) with the
+    /// session's deferred verifier, and the session's verdict on the
+    /// certificate (the verify proc included). An invalid name fails with
+    /// `name_error`; a failed handshake with `SSL_PROTOCOL_ERROR`.
+    async fn tls_connect<S>(
+        &self,
+        io: S,
+        name: &str,
+        alpn: &[&[u8]],
+        url: &Url,
+        name_error: i32,
+        context: &str,
+    ) -> Result<(tokio_rustls::client::TlsStream<S>, NetError), FetchError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let verifier = self.cert_verifier();
+        let (config, _generation) = verifier.deferred_client_config(alpn);
+        let server_name =
+            rustls_pki_types::ServerName::try_from(name.to_owned()).map_err(|_| {
+                fail(
+                    name_error,
+                    url,
+                    format!("{name:?} is not a valid server name"),
+                )
+            })?;
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(server_name, io)
+            .await
+            .map_err(|e| fail(-107, url, format!("{context}{e}")))?;
+        let chain = sesh_cert_verify::peer_chain(stream.get_ref().1);
+        let verdict = verifier.verify(name, &chain).await.result;
+        Ok((stream, verdict))
     }
 
     /// One attempt: direct, or through `server`.
