@@ -236,7 +236,13 @@ struct Inner {
     cache: Mutex<Cache>,
     counters: Counters,
     ssl: RwLock<(SslConfig, SslSettings, u64)>,
+    /// Client configs made under the SSL config in force, by ALPN list:
+    /// reused so that their session caches give resumption.
+    configs: Mutex<Vec<CachedConfig>>,
 }
+
+/// A client config, with the ALPN list and SSL generation it was made for.
+type CachedConfig = (Vec<Vec<u8>>, u64, Arc<ClientConfig>);
 
 /// A session's certificate verifier.
 ///
@@ -313,6 +319,7 @@ impl CertVerifier {
             cache: Mutex::new(Cache::default()),
             counters: Counters::default(),
             ssl: RwLock::new(ssl),
+            configs: Mutex::new(Vec::new()),
         };
         drop(extra);
         CertVerifier {
@@ -339,6 +346,7 @@ impl CertVerifier {
                 cache: Mutex::new(Cache::default()),
                 counters: Counters::default(),
                 ssl: RwLock::new((config, settings, 0)),
+                configs: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -374,6 +382,7 @@ impl CertVerifier {
         extra.anchors.extend(staged.anchors);
         extra.roots.extend(staged.roots);
         drop(extra);
+        self.inner.proc_generation.fetch_add(1, Ordering::SeqCst);
         self.clear_cache();
         Ok(n)
     }
@@ -673,6 +682,13 @@ impl CertVerifier {
             .clone()
     }
 
+    /// A number that grows whenever what decides trust changes (a verify
+    /// proc set or removed, roots added): a connection pool does not reuse
+    /// a socket whose certificate was judged under older rules.
+    pub fn trust_generation(&self) -> u64 {
+        self.inner.proc_generation.load(Ordering::SeqCst)
+    }
+
     /// A number that grows with every [`CertVerifier::set_ssl_config`]: a
     /// connection pool never reuses a socket made under an older one.
     pub fn ssl_generation(&self) -> u64 {
@@ -693,7 +709,35 @@ impl CertVerifier {
     /// nothing before it says `net::OK` ([`CertVerifier::connect_blocking`]
     /// and sesh's network service do exactly that). This is what lets the
     /// verify proc answer asynchronously.
+    ///
+    /// The same `Arc` comes back for the same `alpn` until the SSL config
+    /// changes, so TLS sessions are resumed across connections.
     pub fn deferred_client_config(&self, alpn: &[&[u8]]) -> (Arc<ClientConfig>, u64) {
+        let generation = self.ssl_generation();
+        {
+            let configs = self
+                .inner
+                .configs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, g, config)) = configs.iter().find(|(a, g, _)| {
+                *g == generation && a.iter().map(Vec::as_slice).eq(alpn.iter().copied())
+            }) {
+                return (config.clone(), *g);
+            }
+        }
+        let (config, generation) = self.new_deferred_client_config(alpn);
+        let mut configs = self
+            .inner
+            .configs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        configs.retain(|(_, g, _)| *g == generation);
+        configs.push((config.alpn_protocols.clone(), generation, config.clone()));
+        (config, generation)
+    }
+
+    fn new_deferred_client_config(&self, alpn: &[&[u8]]) -> (Arc<ClientConfig>, u64) {
         let ssl = self
             .inner
             .ssl

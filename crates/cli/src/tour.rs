@@ -686,19 +686,25 @@ fn tour_https_server(
                     return;
                 };
                 let mut tls = BufReader::new(rustls::StreamOwned::new(conn, stream));
+                // Keep-alive: every request of the connection is answered.
                 loop {
-                    let mut line = String::new();
-                    if tls.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
+                    loop {
+                        let mut line = String::new();
+                        if tls.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
                     }
+                    let out = tls.get_mut();
+                    let _ = write!(
+                        out,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = out.flush();
                 }
-                let mut tls = tls.into_inner();
-                let _ = write!(
-                    tls,
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = tls.flush();
             });
         }
     });
@@ -812,10 +818,18 @@ fn through_a_pac_proxy(sessions: &Sessions) -> anyhow::Result<()> {
             .unwrap_or_default();
         let body = String::from_utf8_lossy(&response.bytes().await?).into_owned();
         println!("  ses.fetch({url}) → {status} {body:?} (connected to {via}, the proxy)");
+        for _ in 0..2 {
+            ses.fetch(sesh::net::Request::get(url.clone()))
+                .await?
+                .bytes()
+                .await?;
+        }
         println!(
-            "  tunnels the proxy opened: {}; the certificate was checked against the tour's CA",
-            tunnels.load(Ordering::SeqCst)
+            "  two more fetches; tunnels the proxy opened: {} (the session's pool kept the tunnelled connection alive), {} idle in the pool",
+            tunnels.load(Ordering::SeqCst),
+            ses.connections().idle()
         );
+        println!("  the certificate was checked against the tour's CA, once per connection");
         ses.set_proxy(ProxyConfig::default()).await?;
         anyhow::Ok(())
     })

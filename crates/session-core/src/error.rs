@@ -100,4 +100,10 @@ pub enum Error {
     /// The session's storage failed.
     #[error(transparent)]
     Storage(#[from] sesh_storage::Error),
+    /// An argument outside what the method accepts.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A network operation failed (with Chromium's net error).
+    #[error(transparent)]
+    Network(#[from] crate::net::FetchError),
 }

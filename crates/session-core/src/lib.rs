@@ -40,6 +40,7 @@ mod events;
 mod handler;
 pub mod net;
 mod partition;
+mod pool;
 mod session;
 mod sessions;
 mod user_agent;

@@ -1,11 +1,8 @@
-//! The network service, first part: `Session::fetch` over direct HTTP/1.1
-//! connections (plain or TLS verified by the session's certificate
-//! verifier), with the session's user agent, languages and cookies, and
-//! browser redirect rules.
-//!
-//! Still to come (see the API map): proxies and tunnels, the connection
-//! pool, HTTP/2, the cache, decompression, authentication, emulation,
-//! webRequest and netlog.
+//! The network service: `Session::fetch` over HTTP/1.1 and HTTP/2, direct
+//! or through the session's proxies, on pooled connections (TLS verified by
+//! the session's certificate verifier), with the session's user agent,
+//! languages, cookies, HTTP cache and credentials, and browser redirect
+//! rules.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +34,8 @@ type BoxIo = Box<dyn Io>;
 use url::Url;
 
 use crate::Session;
+use crate::pool::{Checkout, Idle, Pool, PoolKey, ReqBody, Slot};
+pub use crate::pool::{ConnectionLimits, Priority, UNUSED_IDLE_TIMEOUT, USED_IDLE_TIMEOUT};
 
 /// The most redirects a request follows, as in Chromium.
 pub const MAX_REDIRECTS: usize = 20;
@@ -89,6 +88,8 @@ pub struct Request {
     /// Connect directly, whatever the proxy configuration says (PAC
     /// scripts are fetched so).
     pub bypass_proxy: bool,
+    /// Its turn when it has to wait for a socket.
+    pub priority: Priority,
 }
 
 /// `ses.enableNetworkEmulation(options)`: Electron's options (JSON names
@@ -431,6 +432,7 @@ impl Request {
             abort: None,
             cache: CacheMode::Default,
             bypass_proxy: false,
+            priority: Priority::default(),
         }
     }
 }
@@ -565,6 +567,41 @@ pub struct Response {
     /// The session and its count of `close_all_connections` when the
     /// response arrived: a body cut after a later one was aborted.
     closings: Option<(Session, u64)>,
+    /// The HTTP/1.1 connection, back to the pool when the body ends.
+    lease: Option<Lease>,
+}
+
+/// A pooled HTTP/1.1 connection lent to a response until its body is read.
+struct Lease {
+    pool: Pool,
+    slot: Slot,
+    idle: Idle,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("addr", &self.idle.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether the connection of a response stays open after it (HTTP/1.1
+/// without `Connection: close`, or HTTP/1.0 with `keep-alive`).
+fn keeps_alive(parts: &http::response::Parts) -> bool {
+    let says = |word: &str| {
+        parts
+            .headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(word))
+    };
+    match parts.version {
+        Version::HTTP_10 => says("keep-alive"),
+        _ => !says("close"),
+    }
 }
 
 /// Where a response's body comes from.
@@ -626,6 +663,7 @@ impl Response {
             store: None,
             throttle: None,
             closings: None,
+            lease: None,
         }
     }
 
@@ -696,7 +734,12 @@ impl Response {
                 BodySource::Net(incoming) => incoming,
             };
             let raw = match incoming.frame().await {
-                None => None,
+                None => {
+                    if let Some(lease) = self.lease.take() {
+                        lease.pool.put_idle(lease.slot, lease.idle);
+                    }
+                    None
+                }
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) => Some(data),
                     Err(_) => continue,
@@ -1023,55 +1066,87 @@ impl Session {
             ))
             .await;
         }
-        let (tcp, remote_addr, absolute_form) = if request.bypass_proxy {
-            let (tcp, addr) = connect_tcp(url, &host, port, false).await?;
-            (Box::new(tcp) as BoxIo, addr, false)
-        } else {
-            self.connect(url, &host, port, https).await?
-        };
-
         let asked_encoding = !request.headers.contains_key(ACCEPT_ENCODING);
-        let mut head = self.request_head(request)?;
-        if asked_encoding && let Some(headers) = head.headers_mut() {
-            headers.insert(
-                ACCEPT_ENCODING,
-                HeaderValue::from_static(accept_encoding(https)),
-            );
-        }
-        if absolute_form {
-            // Through an HTTP proxy, an http URL is requested whole.
-            head = head.uri(url.as_str());
-        }
-        if let Some(headers) = head.headers_mut() {
-            headers.extend(conditional.clone());
-        }
-        let body = Full::new(request.body.clone());
-        let response = if https {
-            let (tls, verdict) = self
-                .tls_connect(tcp, &host, &[b"h2", b"http/1.1"], url, -108, "")
-                .await?;
-            // Nothing is sent before the certificate is accepted.
-            if !verdict.is_ok() {
-                return Err(FetchError {
-                    error: verdict,
-                    url: url.clone(),
-                    detail: format!("the certificate of {host} was rejected"),
-                });
-            }
-            if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                // HTTP/2 names the target in the request's URI.
-                let mut head = head.uri(url.as_str());
-                if let Some(headers) = head.headers_mut() {
-                    headers.remove(HOST);
+        // A pooled socket the other side closed before answering gets the
+        // request again on a new one, once, as Chromium does.
+        let mut retried = false;
+        let (response, remote_addr, lease) = loop {
+            let conn = self.acquire(request, url, &host, port, https).await?;
+            let absolute_form = matches!(&conn, Conn::H1 { idle, .. } if idle.absolute_form);
+            let mut head = self.request_head(request)?;
+            if let Some(headers) = head.headers_mut() {
+                if asked_encoding {
+                    headers.insert(
+                        ACCEPT_ENCODING,
+                        HeaderValue::from_static(accept_encoding(https)),
+                    );
                 }
-                send_h2(self.connections(), TokioIo::new(tls), head, body, url).await?
-            } else {
-                send(self.connections(), TokioIo::new(tls), head, body, url).await?
+                headers.extend(conditional.clone());
             }
-        } else {
-            send(self.connections(), TokioIo::new(tcp), head, body, url).await?
+            if absolute_form {
+                // Through an HTTP proxy, an http URL is requested whole.
+                head = head.uri(url.as_str());
+            }
+            let body = request_body(request);
+            match conn {
+                Conn::H2 {
+                    mut sender,
+                    addr,
+                    reused,
+                } => {
+                    // HTTP/2 names the target in the request's URI.
+                    let mut head = head.uri(url.as_str());
+                    if let Some(headers) = head.headers_mut() {
+                        headers.remove(HOST);
+                    }
+                    let request = head.body(body).map_err(|e| fail(-4, url, e.to_string()))?;
+                    let sent = match sender.ready().await {
+                        Ok(()) => sender.send_request(request).await,
+                        Err(e) => Err(e),
+                    };
+                    match sent {
+                        Ok(response) => break (response, addr, None),
+                        Err(e) if reused && !retried && !e.is_parse() => retried = true,
+                        Err(e) => return Err(fail(-337, url, e.to_string())),
+                    }
+                }
+                Conn::H1 {
+                    mut idle,
+                    slot,
+                    reused,
+                } => {
+                    let request = head.body(body).map_err(|e| fail(-4, url, e.to_string()))?;
+                    let sent = match idle.sender.ready().await {
+                        Ok(()) => idle.sender.send_request(request).await,
+                        Err(e) => Err(e),
+                    };
+                    match sent {
+                        Ok(response) => {
+                            let addr = idle.addr;
+                            break (response, addr, Some((slot, idle)));
+                        }
+                        Err(e) if reused && !retried && !e.is_parse() && !e.is_parse_status() => {
+                            retried = true;
+                        }
+                        Err(e) => return Err(fail(response_error(&e), url, e.to_string())),
+                    }
+                }
+            }
         };
         let (parts, incoming) = response.into_parts();
+        // The socket goes back to the pool once the body is read: now, if
+        // there is none; never, if the server closes it.
+        let lease = lease
+            .filter(|_| keeps_alive(&parts))
+            .and_then(|(slot, idle)| {
+                let pool = self.connections().pool.clone();
+                if hyper::body::Body::is_end_stream(&incoming) {
+                    pool.put_idle(slot, idle);
+                    None
+                } else {
+                    Some(Lease { pool, slot, idle })
+                }
+            });
         if request.credentials == Credentials::Include {
             for line in parts.headers.get_all(SET_COOKIE) {
                 if let Ok(line) = line.to_str() {
@@ -1147,29 +1222,68 @@ impl Session {
             store,
             throttle: Throttle::new(emulation.download_throughput),
             closings: Some((self.clone(), self.connections().closings())),
+            lease,
         })
     }
 
-    /// A connection for `url`: direct, or through the first proxy of the
-    /// session's answer for it that can be reached (a proxy that cannot is
-    /// marked bad, as Chromium does, and the next one is tried). Returns the
-    /// stream, the address it reached, and whether the request goes in
-    /// absolute form (http through an HTTP proxy).
-    async fn connect(
+    /// The pool group of `url` through `server` under the TLS rules in
+    /// force.
+    fn pool_key(&self, server: &ProxyServer, https: bool, host: &str, port: u16) -> PoolKey {
+        let verifier = self.cert_verifier();
+        PoolKey {
+            https,
+            host: host.to_owned(),
+            port,
+            route: server.to_string(),
+            tls: (verifier.ssl_generation(), verifier.trust_generation()),
+        }
+    }
+
+    /// A connection for `url`: a pooled one of its group, or a new one —
+    /// direct, or through the first proxy of the session's answer for it
+    /// that can be reached (a proxy that cannot is marked bad, as Chromium
+    /// does, and the next one is tried).
+    async fn acquire(
         &self,
+        request: &Request,
         url: &Url,
         host: &str,
         port: u16,
         https: bool,
-    ) -> Result<(BoxIo, SocketAddr, bool), FetchError> {
-        let resolution = self
-            .resolve_proxy_detailed(url.as_str())
-            .await
-            .map_err(|e| fail(-2, url, e.to_string()))?;
+    ) -> Result<Conn, FetchError> {
+        let servers = if request.bypass_proxy {
+            vec![ProxyServer::Direct]
+        } else {
+            self.resolve_proxy_detailed(url.as_str())
+                .await
+                .map_err(|e| fail(-2, url, e.to_string()))?
+                .list
+                .servers()
+                .to_vec()
+        };
+        let pool = &self.connections().pool;
         let mut last = None;
-        for server in resolution.list.servers() {
-            match self.connect_via(server, url, host, port, https).await {
-                Ok(connection) => return Ok(connection),
+        for server in &servers {
+            let key = self.pool_key(server, https, host, port);
+            let slot = match pool.checkout(&key, request.priority).await {
+                Checkout::H2(sender, addr) => {
+                    return Ok(Conn::H2 {
+                        sender,
+                        addr,
+                        reused: true,
+                    });
+                }
+                Checkout::Idle(idle, slot) => {
+                    return Ok(Conn::H1 {
+                        idle,
+                        slot,
+                        reused: true,
+                    });
+                }
+                Checkout::New(slot) => slot,
+            };
+            match self.establish(slot, server, url, host, port, https).await {
+                Ok(conn) => return Ok(conn),
                 Err(e) if !server.is_direct() && falls_over(e.error) => {
                     self.proxy_retry_list()
                         .mark_bad(server, DEFAULT_RETRY_DELAY, true);
@@ -1189,6 +1303,130 @@ impl Session {
         Err(last.unwrap_or_else(|| fail(-336, url, "the proxy list is empty")))
     }
 
+    /// Opens the socket `slot` counts: TCP (through `server`), TLS for
+    /// https with the certificate accepted by the session before anything
+    /// is sent, and the HTTP handshake. An HTTP/2 connection is handed to
+    /// the pool at once, for every request of its group.
+    async fn establish(
+        &self,
+        slot: Slot,
+        server: &ProxyServer,
+        url: &Url,
+        host: &str,
+        port: u16,
+        https: bool,
+    ) -> Result<Conn, FetchError> {
+        let (io, addr, absolute_form) = self.connect_via(server, url, host, port, https).await?;
+        let connections = self.connections();
+        if !https {
+            return Ok(Conn::H1 {
+                idle: Idle::fresh(
+                    h1_handshake(connections, io, url).await?,
+                    addr,
+                    absolute_form,
+                ),
+                slot,
+                reused: false,
+            });
+        }
+        let (tls, verdict) = self
+            .tls_connect(io, host, &[b"h2", b"http/1.1"], url, -108, "")
+            .await?;
+        // Nothing is sent before the certificate is accepted.
+        if !verdict.is_ok() {
+            return Err(FetchError {
+                error: verdict,
+                url: url.clone(),
+                detail: format!("the certificate of {host} was rejected"),
+            });
+        }
+        if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+            return Ok(Conn::H1 {
+                idle: Idle::fresh(h1_handshake(connections, tls, url).await?, addr, false),
+                slot,
+                reused: false,
+            });
+        }
+        let (sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            TokioIo::new(tls),
+        )
+        .await
+        .map_err(|e| fail(-337, url, e.to_string()))?;
+        let key = slot.key().clone();
+        let epoch = Pool::epoch_of(&slot);
+        let id = connections.pool.register_h2(slot, sender.clone(), addr);
+        let pool = connections.pool.clone();
+        connections.track(tokio::spawn(async move {
+            let _ = connection.await;
+            pool.h2_closed(&key, id, epoch);
+        }));
+        Ok(Conn::H2 {
+            sender,
+            addr,
+            reused: false,
+        })
+    }
+
+    /// `ses.preconnect({url, numSockets})`: opens sockets to `url`'s origin
+    /// ahead of time, through the proxy its requests would take, until its
+    /// group holds `num_sockets` (one HTTP/2 connection is enough for any
+    /// number), and emits the `preconnect` event. Returns how many were
+    /// opened.
+    ///
+    /// # Errors
+    ///
+    /// `num_sockets` outside 1 to 6 (Electron's range), a URL that is not
+    /// http(s), or the failure of the first socket that could not be
+    /// opened.
+    pub async fn preconnect(&self, url: &str, num_sockets: usize) -> crate::Result<usize> {
+        if !(1..=6).contains(&num_sockets) {
+            return Err(crate::Error::InvalidArgument(format!(
+                "numSockets must be between 1 and 6, not {num_sockets}"
+            )));
+        }
+        let parsed = Url::parse(url)
+            .map_err(|e| crate::Error::InvalidArgument(format!("{url:?} is not a URL: {e}")))?;
+        let https = match parsed.scheme() {
+            "http" => false,
+            "https" => true,
+            other => {
+                return Err(crate::Error::InvalidArgument(format!(
+                    "preconnect needs an http(s) URL, not {other}:"
+                )));
+            }
+        };
+        let host = parsed
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        self.notify_preconnect(url, true);
+        let server = self
+            .resolve_proxy_detailed(parsed.as_str())
+            .await?
+            .list
+            .servers()
+            .first()
+            .cloned()
+            .unwrap_or(ProxyServer::Direct);
+        let key = self.pool_key(&server, https, &host, port);
+        let pool = &self.connections().pool;
+        let mut opened = 0;
+        while let Some(slot) = pool.room_for(&key, num_sockets) {
+            match self
+                .establish(slot, &server, &parsed, &host, port, https)
+                .await?
+            {
+                Conn::H1 { idle, slot, .. } => pool.put_fresh(slot, idle),
+                Conn::H2 { .. } => return Ok(opened + 1),
+            }
+            opened += 1;
+        }
+        Ok(opened)
+    }
     /// A stream to a proxy: TCP, or for an HTTPS proxy TLS over it, the
     /// proxy's certificate verified by the session like a server's (a
     /// rejected one is `ERR_PROXY_CERTIFICATE_INVALID`, and the next proxy
@@ -1423,10 +1661,12 @@ impl Session {
     }
 }
 
-/// The connections a session has open: the tasks driving them.
+/// The connections a session has open: the tasks driving them and the
+/// pool that lends them to requests.
 #[derive(Debug, Default)]
 pub struct Connections {
     tasks: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+    pool: Pool,
     /// How many times `close_all` ran.
     closings: std::sync::atomic::AtomicU64,
 }
@@ -1455,11 +1695,34 @@ impl Connections {
         self.closings.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// How many sockets wait idle in the pool.
+    pub fn idle(&self) -> usize {
+        self.pool.counts().0
+    }
+
+    /// The pool's limits.
+    pub fn limits(&self) -> ConnectionLimits {
+        self.pool.limits()
+    }
+
+    /// Sets the pool's limits (Chromium's are the default: 6 sockets per
+    /// group, 256 in all); a crawler may want more. Requests waiting that
+    /// now fit go at once.
+    pub fn set_limits(&self, limits: ConnectionLimits) {
+        self.pool.set_limits(limits);
+    }
+
+    /// Closes the idle sockets (those in use finish their requests).
+    pub fn close_idle(&self) {
+        self.pool.close_idle();
+    }
+
     /// Closes every connection; requests using them fail with
     /// `net::ERR_ABORTED`.
     pub fn close_all(&self) {
         self.closings
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.pool.clear();
         let tasks = std::mem::take(
             &mut *self
                 .tasks
@@ -1470,31 +1733,6 @@ impl Connections {
             task.abort();
         }
     }
-}
-
-/// Sends one request over a new HTTP/2 connection.
-async fn send_h2<T>(
-    connections: &Connections,
-    io: TokioIo<T>,
-    head: http::request::Builder,
-    body: Full<Bytes>,
-    url: &Url,
-) -> Result<http::Response<Incoming>, FetchError>
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
-            .await
-            .map_err(|e| fail(-337, url, e.to_string()))?;
-    connections.track(tokio::spawn(async move {
-        let _ = connection.await;
-    }));
-    let request = head.body(body).map_err(|e| fail(-4, url, e.to_string()))?;
-    sender
-        .send_request(request)
-        .await
-        .map_err(|e| fail(-337, url, e.to_string()))
 }
 
 /// A TCP connection to `host:port` (the target, or a proxy).
@@ -1723,27 +1961,46 @@ async fn tunnel(
     }
 }
 
-async fn send<T>(
+/// The HTTP/1.1 handshake over `io`; the connection is driven by a task
+/// of the session's.
+async fn h1_handshake<T>(
     connections: &Connections,
-    io: TokioIo<T>,
-    head: http::request::Builder,
-    body: Full<Bytes>,
+    io: T,
     url: &Url,
-) -> Result<http::Response<Incoming>, FetchError>
+) -> Result<hyper::client::conn::http1::SendRequest<ReqBody>, FetchError>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|e| fail(-100, url, e.to_string()))?;
     connections.track(tokio::spawn(async move {
         let _ = connection.await;
     }));
-    let request = head.body(body).map_err(|e| fail(-4, url, e.to_string()))?;
-    sender
-        .send_request(request)
-        .await
-        .map_err(|e| fail(response_error(&e), url, e.to_string()))
+    Ok(sender)
+}
+
+/// A connection a request goes on.
+enum Conn {
+    /// A multiplexed HTTP/2 connection.
+    H2 {
+        sender: hyper::client::conn::http2::SendRequest<ReqBody>,
+        addr: SocketAddr,
+        reused: bool,
+    },
+    /// An HTTP/1.1 connection the request has to itself.
+    H1 {
+        idle: Idle,
+        slot: Slot,
+        reused: bool,
+    },
+}
+
+/// A request's body for hyper.
+fn request_body(request: &Request) -> ReqBody {
+    Full::new(request.body.clone())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// Whether a body error means the connection ended before the body did.

@@ -369,14 +369,14 @@ impl Drop for Microsocks {
     }
 }
 
-struct Tinyproxy {
+pub(crate) struct Tinyproxy {
     child: std::process::Child,
-    port: u16,
+    pub(crate) port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl Tinyproxy {
-    fn start(connect_ports: &[u16]) -> Tinyproxy {
+    pub(crate) fn start(connect_ports: &[u16]) -> Tinyproxy {
         Self::start_with(connect_ports, None)
     }
 
@@ -430,7 +430,7 @@ impl Drop for Tinyproxy {
     }
 }
 
-fn proxy_rules(rules: &str) -> sesh_core::proxy::ProxyConfig {
+pub(crate) fn proxy_rules(rules: &str) -> sesh_core::proxy::ProxyConfig {
     sesh_core::proxy::ProxyConfig {
         proxy_rules: Some(rules.to_owned()),
         // The targets are on loopback, which bypasses proxies unless told.

@@ -7,6 +7,7 @@ mod fetch;
 mod global;
 mod locking;
 mod partitions;
+mod pool;
 mod proxy;
 mod settings;
 mod storage_data;

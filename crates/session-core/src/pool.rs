@@ -1,0 +1,802 @@
+//! The connection pool of a session's network service.
+//!
+//! Sockets are grouped as Chromium groups them: by the origin they reach,
+//! the route (direct or the proxy they go through) and the TLS generation
+//! (SSL config and trust rules) they were made under, so a proxy change or
+//! an SSL config change never reuses an older socket. A group holds at most
+//! [`ConnectionLimits::per_host`] sockets and the pool
+//! [`ConnectionLimits::total`]; requests beyond wait their turn, the
+//! highest [`Priority`] first and in arrival order within one. An HTTP/2
+//! connection counts as one socket and carries every request of its group.
+//!
+//! The accounting rule: a socket is counted from the moment a request is
+//! allowed to open it until it is closed. A count is handed on, never
+//! dropped and taken again, when a request waits for it, so a waiting
+//! request cannot be overtaken by one that arrives later.
+
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::client::conn::{http1, http2};
+
+/// The body type every pooled connection sends.
+pub(crate) type ReqBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
+/// An error of a request body stream.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How long an idle socket that never carried a request is kept (Chromium:
+/// 10 s).
+pub const UNUSED_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long an idle socket that carried requests is kept (Chromium: 5 min).
+pub const USED_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A request's priority, Electron's `priority` option of `net.request`:
+/// requests waiting for a socket are served highest first.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Served last, after every other priority.
+    Throttled,
+    /// Electron's default.
+    #[default]
+    Idle,
+    /// Lowest.
+    Lowest,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// Highest.
+    Highest,
+}
+
+/// How many sockets a session's pool may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionLimits {
+    /// Sockets per group (origin, route and TLS generation); Chromium: 6.
+    pub per_host: usize,
+    /// Sockets in all; Chromium: 256.
+    pub total: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            per_host: 6,
+            total: 256,
+        }
+    }
+}
+
+/// What sockets are grouped by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct PoolKey {
+    /// `https` or `http`.
+    pub https: bool,
+    /// The origin's host (IPv6 without brackets).
+    pub host: String,
+    /// The origin's port.
+    pub port: u16,
+    /// `DIRECT`, or the proxy in Chromium's PAC form.
+    pub route: String,
+    /// The SSL config and trust generations.
+    pub tls: (u64, u64),
+}
+
+/// An HTTP/1.1 connection with nothing in flight.
+pub(crate) struct Idle {
+    pub sender: http1::SendRequest<ReqBody>,
+    pub addr: SocketAddr,
+    pub absolute_form: bool,
+    since: Instant,
+    used: bool,
+}
+
+impl Idle {
+    /// A connection just made, never used.
+    pub fn fresh(
+        sender: http1::SendRequest<ReqBody>,
+        addr: SocketAddr,
+        absolute_form: bool,
+    ) -> Idle {
+        Idle {
+            sender,
+            addr,
+            absolute_form,
+            since: Instant::now(),
+            used: false,
+        }
+    }
+
+    fn alive(&self, now: Instant) -> bool {
+        let limit = if self.used {
+            USED_IDLE_TIMEOUT
+        } else {
+            UNUSED_IDLE_TIMEOUT
+        };
+        !self.sender.is_closed() && now.duration_since(self.since) < limit
+    }
+}
+
+/// What a request gets from the pool.
+pub(crate) enum Checkout {
+    /// A multiplexed HTTP/2 connection of the group.
+    H2(http2::SendRequest<ReqBody>, SocketAddr),
+    /// An idle HTTP/1.1 connection, now the request's.
+    Idle(Idle, Slot),
+    /// The right to open a socket.
+    New(Slot),
+}
+
+/// What a waiting request is handed.
+enum Grant {
+    Slot,
+    Idle(Idle),
+    Retry,
+}
+
+struct Waiter {
+    priority: Priority,
+    seq: u64,
+    tx: tokio::sync::oneshot::Sender<Grant>,
+}
+
+impl PartialEq for Waiter {
+    fn eq(&self, other: &Self) -> bool {
+        self.priority == other.priority && self.seq == other.seq
+    }
+}
+
+impl Eq for Waiter {}
+
+impl PartialOrd for Waiter {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Waiter {
+    /// Higher priority first, then earlier arrival.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.priority
+            .cmp(&other.priority)
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+#[derive(Default)]
+struct Group {
+    /// Sockets counted for this group: idle, in use, being opened, HTTP/2.
+    sockets: usize,
+    idle: Vec<Idle>,
+    h2: Vec<(u64, http2::SendRequest<ReqBody>, SocketAddr)>,
+    waiters: BinaryHeap<Waiter>,
+}
+
+impl Group {
+    fn is_empty(&self) -> bool {
+        self.sockets == 0 && self.idle.is_empty() && self.h2.is_empty() && self.waiters.is_empty()
+    }
+}
+
+struct State {
+    groups: HashMap<PoolKey, Group>,
+    total: usize,
+    limits: ConnectionLimits,
+    /// Grows with every `close_all`: counts from before are void.
+    epoch: u64,
+    seq: u64,
+}
+
+/// A session's connection pool. Cloning shares it.
+#[derive(Clone)]
+pub(crate) struct Pool {
+    state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("Pool")
+            .field("groups", &state.groups.len())
+            .field("total", &state.total)
+            .field("limits", &state.limits)
+            .finish()
+    }
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool {
+            state: Arc::new(Mutex::new(State {
+                groups: HashMap::new(),
+                total: 0,
+                limits: ConnectionLimits::default(),
+                epoch: 0,
+                seq: 0,
+            })),
+        }
+    }
+}
+
+/// The count of one socket of a group: released (or handed to a waiting
+/// request) when dropped.
+pub(crate) struct Slot {
+    pool: Pool,
+    key: PoolKey,
+    epoch: u64,
+    armed: bool,
+}
+
+impl Slot {
+    /// The group it counts in.
+    pub fn key(&self) -> &PoolKey {
+        &self.key
+    }
+
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut state = self.pool.lock();
+            release_locked(&self.pool, &mut state, &self.key, self.epoch);
+        }
+    }
+}
+
+/// Takes back a grant that reached no one; called with the lock held.
+fn undeliverable(pool: &Pool, state: &mut State, key: &PoolKey, epoch: u64, grant: Grant) {
+    match grant {
+        Grant::Slot => release_locked(pool, state, key, epoch),
+        Grant::Idle(idle) => put_idle_locked(pool, state, key, epoch, idle),
+        Grant::Retry => {}
+    }
+}
+
+/// One socket of `key` is gone: its count goes to the group's next waiting
+/// request, or is freed (and then perhaps taken by a request of another
+/// group that waits only on the total limit).
+fn release_locked(pool: &Pool, state: &mut State, key: &PoolKey, epoch: u64) {
+    if epoch != state.epoch {
+        return;
+    }
+    let Some(group) = state.groups.get_mut(key) else {
+        return;
+    };
+    while let Some(waiter) = group.waiters.pop() {
+        if waiter.tx.send(Grant::Slot).is_ok() {
+            return;
+        }
+    }
+    group.sockets = group.sockets.saturating_sub(1);
+    state.total = state.total.saturating_sub(1);
+    if group.is_empty() {
+        state.groups.remove(key);
+    }
+    grant_stalled(pool, state);
+}
+
+/// While the total limit allows, hands a new socket to the best request of
+/// any group that is under its own limit.
+fn grant_stalled(_pool: &Pool, state: &mut State) {
+    let per_host = state.limits.per_host;
+    while state.total < state.limits.total {
+        let best = state
+            .groups
+            .iter()
+            .filter(|(_, g)| g.sockets < per_host)
+            .filter_map(|(k, g)| {
+                g.waiters
+                    .peek()
+                    .map(|w| (w.priority, std::cmp::Reverse(w.seq), k))
+            })
+            .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)))
+            .map(|(_, _, k)| k.clone());
+        let Some(key) = best else { return };
+        let Some(group) = state.groups.get_mut(&key) else {
+            return;
+        };
+        let Some(waiter) = group.waiters.pop() else {
+            return;
+        };
+        if waiter.tx.send(Grant::Slot).is_ok() {
+            group.sockets += 1;
+            state.total += 1;
+        }
+    }
+}
+
+/// An HTTP/1.1 connection is free again: the group's next waiting request
+/// gets it, or it waits idle.
+fn put_idle_locked(pool: &Pool, state: &mut State, key: &PoolKey, epoch: u64, mut idle: Idle) {
+    if epoch != state.epoch {
+        return;
+    }
+    if idle.sender.is_closed() {
+        release_locked(pool, state, key, epoch);
+        return;
+    }
+    let Some(group) = state.groups.get_mut(key) else {
+        return;
+    };
+    while let Some(waiter) = group.waiters.pop() {
+        match waiter.tx.send(Grant::Idle(idle)) {
+            Ok(()) => return,
+            Err(Grant::Idle(back)) => idle = back,
+            Err(_) => return,
+        }
+    }
+    group.idle.push(idle);
+}
+
+/// Releases a grant a waiting request received but never used.
+struct WaitGuard {
+    pool: Pool,
+    key: PoolKey,
+    epoch: u64,
+    rx: Option<tokio::sync::oneshot::Receiver<Grant>>,
+}
+
+impl Drop for WaitGuard {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            rx.close();
+            if let Ok(grant) = rx.try_recv() {
+                let mut state = self.pool.lock();
+                undeliverable(&self.pool, &mut state, &self.key, self.epoch, grant);
+            }
+        }
+    }
+}
+
+impl Pool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> ConnectionLimits {
+        self.lock().limits
+    }
+
+    /// New limits; requests waiting that now fit are let through.
+    pub fn set_limits(&self, limits: ConnectionLimits) {
+        let mut state = self.lock();
+        state.limits = limits;
+        // Groups now under their limit hand out sockets to their waiters.
+        let keys: Vec<PoolKey> = state.groups.keys().cloned().collect();
+        for key in keys {
+            loop {
+                if state.total >= state.limits.total {
+                    break;
+                }
+                let per_host = state.limits.per_host;
+                let Some(group) = state.groups.get_mut(&key) else {
+                    break;
+                };
+                if group.sockets >= per_host {
+                    break;
+                }
+                let Some(waiter) = group.waiters.pop() else {
+                    break;
+                };
+                if waiter.tx.send(Grant::Slot).is_ok() {
+                    group.sockets += 1;
+                    state.total += 1;
+                }
+            }
+        }
+    }
+
+    fn slot(&self, key: &PoolKey, epoch: u64) -> Slot {
+        Slot {
+            pool: self.clone(),
+            key: key.clone(),
+            epoch,
+            armed: true,
+        }
+    }
+
+    /// A connection for a request of group `key`: an HTTP/2 connection of
+    /// the group, an idle socket, or the right to open one — waiting, in
+    /// priority order, while the group or the pool is full.
+    pub async fn checkout(&self, key: &PoolKey, priority: Priority) -> Checkout {
+        let mut woken = false;
+        let mut seq = None;
+        loop {
+            let (rx, epoch) = {
+                let mut state = self.lock();
+                let epoch = state.epoch;
+                let now = Instant::now();
+                let limits = state.limits;
+                let total = state.total;
+                let group = state.groups.entry(key.clone()).or_default();
+                group.h2.retain(|(_, sender, _)| !sender.is_closed());
+                if let Some((_, sender, addr)) = group.h2.iter().find(|(_, s, _)| s.is_ready()) {
+                    return Checkout::H2(sender.clone(), *addr);
+                }
+                let mut dead = 0;
+                let mut found = None;
+                while let Some(idle) = group.idle.pop() {
+                    if idle.alive(now) {
+                        found = Some(idle);
+                        break;
+                    }
+                    dead += 1;
+                }
+                for _ in 0..dead {
+                    release_locked(self, &mut state, key, epoch);
+                }
+                if let Some(idle) = found {
+                    return Checkout::Idle(idle, self.slot(key, epoch));
+                }
+                let group = state.groups.entry(key.clone()).or_default();
+                // A request that was woken (or finds no one waiting) may
+                // take free room; otherwise it queues behind the others.
+                let queue_free = woken || group.waiters.is_empty();
+                if group.sockets < limits.per_host && queue_free {
+                    if total < limits.total {
+                        group.sockets += 1;
+                        state.total += 1;
+                        return Checkout::New(self.slot(key, epoch));
+                    }
+                    // The pool is full: close an idle socket of another
+                    // group to make room, as Chromium does.
+                    if let Some(other) = state
+                        .groups
+                        .iter()
+                        .find(|(k, g)| *k != key && !g.idle.is_empty())
+                        .map(|(k, _)| k.clone())
+                    {
+                        if let Some(g) = state.groups.get_mut(&other) {
+                            g.idle.pop();
+                            g.sockets = g.sockets.saturating_sub(1);
+                            if g.is_empty() {
+                                state.groups.remove(&other);
+                            }
+                        }
+                        let group = state.groups.entry(key.clone()).or_default();
+                        group.sockets += 1;
+                        return Checkout::New(self.slot(key, epoch));
+                    }
+                }
+                let seq = *seq.get_or_insert_with(|| {
+                    state.seq += 1;
+                    state.seq
+                });
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let group = state.groups.entry(key.clone()).or_default();
+                group.waiters.push(Waiter { priority, seq, tx });
+                (rx, epoch)
+            };
+            let mut guard = WaitGuard {
+                pool: self.clone(),
+                key: key.clone(),
+                epoch,
+                rx: Some(rx),
+            };
+            let grant = match guard.rx.as_mut() {
+                Some(rx) => rx.await,
+                None => continue,
+            };
+            guard.rx = None;
+            woken = true;
+            match grant {
+                Ok(Grant::Slot) => return Checkout::New(self.slot(key, epoch)),
+                Ok(Grant::Idle(idle)) => {
+                    if idle.alive(Instant::now()) {
+                        return Checkout::Idle(idle, self.slot(key, epoch));
+                    }
+                    drop(self.slot(key, epoch));
+                }
+                // HTTP/2 came up, or the pool was cleared: look again.
+                Ok(Grant::Retry) | Err(_) => {}
+            }
+        }
+    }
+
+    /// The right to open one more socket in group `key` if it holds fewer
+    /// than `want` (and the limits allow), without waiting: for preconnect.
+    pub fn room_for(&self, key: &PoolKey, want: usize) -> Option<Slot> {
+        let mut state = self.lock();
+        let epoch = state.epoch;
+        let limits = state.limits;
+        if state.total >= limits.total {
+            return None;
+        }
+        let group = state.groups.entry(key.clone()).or_default();
+        if group.sockets >= want.min(limits.per_host) || !group.h2.is_empty() {
+            if group.is_empty() {
+                state.groups.remove(key);
+            }
+            return None;
+        }
+        group.sockets += 1;
+        state.total += 1;
+        Some(self.slot(key, epoch))
+    }
+
+    /// A request's HTTP/1.1 connection is free again.
+    pub fn put_idle(&self, slot: Slot, mut idle: Idle) {
+        idle.since = Instant::now();
+        idle.used = true;
+        let mut state = self.lock();
+        let (key, epoch) = (slot.key.clone(), slot.epoch);
+        slot.disarm();
+        put_idle_locked(self, &mut state, &key, epoch, idle);
+    }
+
+    /// A socket opened ahead of time waits idle, unused.
+    pub fn put_fresh(&self, slot: Slot, idle: Idle) {
+        let mut state = self.lock();
+        let (key, epoch) = (slot.key.clone(), slot.epoch);
+        slot.disarm();
+        put_idle_locked(self, &mut state, &key, epoch, idle);
+    }
+
+    /// An HTTP/2 connection now serves the group: it keeps the slot's
+    /// count until [`Pool::h2_closed`], and every waiting request of the
+    /// group looks again. Returns its id.
+    pub fn register_h2(
+        &self,
+        slot: Slot,
+        sender: http2::SendRequest<ReqBody>,
+        addr: SocketAddr,
+    ) -> u64 {
+        let mut state = self.lock();
+        let (key, epoch) = (slot.key.clone(), slot.epoch);
+        slot.disarm();
+        state.seq += 1;
+        let id = state.seq;
+        if epoch != state.epoch {
+            return id;
+        }
+        if let Some(group) = state.groups.get_mut(&key) {
+            group.h2.push((id, sender, addr));
+            for waiter in std::mem::take(&mut group.waiters) {
+                let _ = waiter.tx.send(Grant::Retry);
+            }
+        }
+        id
+    }
+
+    /// The HTTP/2 connection `id` of `key` ended (opened in `epoch`).
+    pub fn h2_closed(&self, key: &PoolKey, id: u64, epoch: u64) {
+        let mut state = self.lock();
+        if epoch != state.epoch {
+            return;
+        }
+        let Some(group) = state.groups.get_mut(key) else {
+            return;
+        };
+        let before = group.h2.len();
+        group.h2.retain(|(i, _, _)| *i != id);
+        if group.h2.len() != before {
+            release_locked(self, &mut state, key, epoch);
+        }
+    }
+
+    /// The epoch a slot was counted in.
+    pub fn epoch_of(slot: &Slot) -> u64 {
+        slot.epoch
+    }
+
+    /// Drops every idle socket (in use ones close when their requests
+    /// end).
+    pub fn close_idle(&self) {
+        let mut state = self.lock();
+        let epoch = state.epoch;
+        let keys: Vec<PoolKey> = state.groups.keys().cloned().collect();
+        for key in keys {
+            let idle = state
+                .groups
+                .get_mut(&key)
+                .map(|g| std::mem::take(&mut g.idle))
+                .unwrap_or_default();
+            for _ in idle {
+                release_locked(self, &mut state, &key, epoch);
+            }
+        }
+    }
+
+    /// Forgets every socket: counts start again from zero (the sockets
+    /// themselves are being closed by the caller), and waiting requests
+    /// look again.
+    pub fn clear(&self) {
+        let mut state = self.lock();
+        state.epoch += 1;
+        state.total = 0;
+        let groups = std::mem::take(&mut state.groups);
+        drop(state);
+        for (_, group) in groups {
+            for waiter in group.waiters {
+                let _ = waiter.tx.send(Grant::Retry);
+            }
+        }
+    }
+
+    /// Sockets counted: `(idle, all)`.
+    pub fn counts(&self) -> (usize, usize) {
+        let state = self.lock();
+        (
+            state.groups.values().map(|g| g.idle.len()).sum(),
+            state.total,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(host: &str) -> PoolKey {
+        PoolKey {
+            https: false,
+            host: host.to_owned(),
+            port: 80,
+            route: "DIRECT".to_owned(),
+            tls: (0, 0),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_group_makes_requests_wait_and_serves_them_by_priority() {
+        let pool = Pool::default();
+        pool.set_limits(ConnectionLimits {
+            per_host: 2,
+            total: 256,
+        });
+        let k = key("a");
+        let mut slots = Vec::new();
+        for _ in 0..2 {
+            match pool.checkout(&k, Priority::Idle).await {
+                Checkout::New(slot) => slots.push(slot),
+                _ => panic!("expected room for a new socket"),
+            }
+        }
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+        for (name, priority) in [
+            ("low", Priority::Low),
+            ("highest", Priority::Highest),
+            ("low2", Priority::Low),
+            ("idle", Priority::Idle),
+        ] {
+            let pool = pool.clone();
+            let k = k.clone();
+            let done = done_tx.clone();
+            tokio::spawn(async move {
+                let checkout = pool.checkout(&k, priority).await;
+                let _ = done.send((name, checkout));
+            });
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(done_rx.try_recv().is_err(), "nobody gets past a full group");
+        assert_eq!(pool.counts().1, 2);
+        let mut order = Vec::new();
+        while let Some(slot) = slots.pop() {
+            drop(slot);
+            let (name, checkout) = done_rx.recv().await.unwrap();
+            order.push(name);
+            if let Checkout::New(s) = checkout {
+                slots.insert(0, s);
+            }
+            if order.len() == 4 {
+                break;
+            }
+        }
+        assert_eq!(order, ["highest", "low", "low2", "idle"]);
+        assert_eq!(
+            pool.counts().1,
+            2,
+            "the count was handed on, never exceeded"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_total_limit_holds_across_groups() {
+        let pool = Pool::default();
+        pool.set_limits(ConnectionLimits {
+            per_host: 6,
+            total: 3,
+        });
+        let mut slots = Vec::new();
+        for host in ["a", "b", "c"] {
+            match pool.checkout(&key(host), Priority::Idle).await {
+                Checkout::New(slot) => slots.push(slot),
+                _ => panic!("expected room"),
+            }
+        }
+        let waiting = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                matches!(
+                    pool.checkout(&key("d"), Priority::Idle).await,
+                    Checkout::New(_)
+                )
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !waiting.is_finished(),
+            "a fourth socket waits for the total"
+        );
+        drop(slots.remove(0));
+        assert!(
+            waiting.await.unwrap_or(false),
+            "a socket freed elsewhere lets it through"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiter_that_gives_up_passes_its_turn_on() {
+        let pool = Pool::default();
+        pool.set_limits(ConnectionLimits {
+            per_host: 1,
+            total: 256,
+        });
+        let k = key("a");
+        let Checkout::New(slot) = pool.checkout(&k, Priority::Idle).await else {
+            panic!("expected room");
+        };
+        let quitter = {
+            let pool = pool.clone();
+            let k = k.clone();
+            tokio::spawn(async move { pool.checkout(&k, Priority::Highest).await })
+        };
+        let patient = {
+            let pool = pool.clone();
+            let k = k.clone();
+            tokio::spawn(async move { pool.checkout(&k, Priority::Low).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        quitter.abort();
+        let _ = quitter.await;
+        drop(slot);
+        let got = patient.await.unwrap();
+        assert!(matches!(got, Checkout::New(_)));
+        assert_eq!(pool.counts().1, 1, "one socket: the patient's");
+        drop(got);
+        assert_eq!(pool.counts().1, 0);
+    }
+
+    #[tokio::test]
+    async fn clearing_voids_old_counts() {
+        let pool = Pool::default();
+        let k = key("a");
+        let Checkout::New(slot) = pool.checkout(&k, Priority::Idle).await else {
+            panic!("expected room");
+        };
+        assert_eq!(pool.counts().1, 1);
+        pool.clear();
+        assert_eq!(pool.counts().1, 0);
+        drop(slot);
+        assert_eq!(
+            pool.counts().1,
+            0,
+            "a slot from before the clear releases nothing"
+        );
+    }
+}

@@ -1,0 +1,360 @@
+//! The connection pool: keep-alive reuse, Chromium's limits, preconnect,
+//! retries on sockets the server closed, and what is never reused.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use sesh_core::net::{ConnectionLimits, Request};
+use sesh_core::{Error, SessionEvent};
+use sesh_test_support::Ca;
+use url::Url;
+
+use crate::fetch::{Tinyproxy, proxy_rules};
+use crate::fresh;
+
+/// What the keep-alive server does.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Answers every request of a connection.
+    Normal,
+    /// Answers the first request of a connection, then reads the second
+    /// and closes without a word.
+    CloseOnSecond,
+    /// Holds each answer this long.
+    Hold(Duration),
+}
+
+/// A keep-alive HTTP/1.1 server on 127.0.0.1 that counts what it sees.
+struct Server {
+    addr: SocketAddr,
+    accepts: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
+    busiest: Arc<AtomicUsize>,
+}
+
+/// Serves requests on one connection until it closes.
+fn serve<S: Read + Write>(stream: S, mode: Mode, counters: [Arc<AtomicUsize>; 3], conn: usize) {
+    let [requests, busy, busiest] = counters;
+    let mut reader = BufReader::new(stream);
+    for nth in 1.. {
+        let mut first = String::new();
+        if reader.read_line(&mut first).unwrap_or(0) == 0 {
+            return;
+        }
+        requests.fetch_add(1, Ordering::SeqCst);
+        let mut via = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case("via")
+            {
+                via = v.trim().to_owned();
+            }
+        }
+        if mode == Mode::CloseOnSecond && nth == 2 {
+            return;
+        }
+        let now = busy.fetch_add(1, Ordering::SeqCst) + 1;
+        busiest.fetch_max(now, Ordering::SeqCst);
+        if let Mode::Hold(pause) = mode {
+            std::thread::sleep(pause);
+        }
+        busy.fetch_sub(1, Ordering::SeqCst);
+        let body = format!("conn={conn}\nnth={nth}\nvia={via}\n");
+        let out = reader.get_mut();
+        let _ = write!(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = out.flush();
+    }
+}
+
+fn server(mode: Mode, tls: Option<&Ca>) -> Server {
+    let config = tls.map(|ca| {
+        let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
+        Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der.clone(), ca.der.clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key.clone())),
+            )
+            .unwrap(),
+        )
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counters = [
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    ];
+    let [accepts, requests, busy, busiest] = counters.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let conn = accepts.fetch_add(1, Ordering::SeqCst) + 1;
+            let counters = [requests.clone(), busy.clone(), busiest.clone()];
+            let config = config.clone();
+            std::thread::spawn(move || match config {
+                Some(config) => {
+                    let Ok(tls) = rustls::ServerConnection::new(config) else {
+                        return;
+                    };
+                    serve(rustls::StreamOwned::new(tls, stream), mode, counters, conn);
+                }
+                None => serve(stream, mode, counters, conn),
+            });
+        }
+    });
+    let [accepts, requests, _, busiest] = counters;
+    Server {
+        addr,
+        accepts,
+        requests,
+        busiest,
+    }
+}
+
+impl Server {
+    fn url(&self, https: bool) -> Url {
+        let scheme = if https { "https" } else { "http" };
+        Url::parse(&format!("{scheme}://127.0.0.1:{}/", self.addr.port())).unwrap()
+    }
+    fn accepts(&self) -> usize {
+        self.accepts.load(Ordering::SeqCst)
+    }
+}
+
+async fn get(ses: &sesh_core::Session, url: &Url) -> String {
+    let response = ses.fetch(Request::get(url.clone())).await.unwrap();
+    assert_eq!(response.status, 200);
+    String::from_utf8(response.bytes().await.unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn sequential_requests_share_one_kept_alive_socket() {
+    let server = server(Mode::Normal, None);
+    let (_tmp, _, sessions) = fresh();
+    let ses = sessions
+        .from_partition("pool-seq", Default::default())
+        .unwrap();
+    let url = server.url(false);
+    for nth in 1..=5 {
+        let body = get(&ses, &url).await;
+        assert!(body.contains(&format!("nth={nth}\n")), "{body}");
+    }
+    assert_eq!(server.accepts(), 1);
+    assert_eq!(ses.connections().idle(), 1);
+    // Another session has a pool of its own.
+    let other = sessions
+        .from_partition("pool-seq-2", Default::default())
+        .unwrap();
+    get(&other, &url).await;
+    assert_eq!(server.accepts(), 2);
+}
+
+#[tokio::test]
+async fn a_group_holds_six_sockets_and_further_requests_wait() {
+    let server = server(Mode::Hold(Duration::from_millis(150)), None);
+    let (_tmp, _, sessions) = fresh();
+    let ses = sessions
+        .from_partition("pool-limit", Default::default())
+        .unwrap();
+    assert_eq!(
+        ses.connections().limits(),
+        ConnectionLimits {
+            per_host: 6,
+            total: 256
+        }
+    );
+    let url = server.url(false);
+    let tasks: Vec<_> = (0..14)
+        .map(|_| {
+            let (ses, url) = (ses.clone(), url.clone());
+            tokio::spawn(async move { get(&ses, &url).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(server.accepts(), 6, "Chromium's 6 per host");
+    assert_eq!(server.busiest.load(Ordering::SeqCst), 6);
+    assert_eq!(server.requests.load(Ordering::SeqCst), 14);
+
+    // A crawler may want another limit.
+    let server = self::server(Mode::Hold(Duration::from_millis(100)), None);
+    ses.connections().set_limits(ConnectionLimits {
+        per_host: 2,
+        total: 256,
+    });
+    let url = server.url(false);
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let (ses, url) = (ses.clone(), url.clone());
+            tokio::spawn(async move { get(&ses, &url).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(server.accepts(), 2);
+    assert_eq!(server.busiest.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn preconnect_opens_exactly_the_sockets_asked_for() {
+    let server = server(Mode::Normal, None);
+    let (_tmp, _, sessions) = fresh();
+    let ses = sessions
+        .from_partition("pool-pre", Default::default())
+        .unwrap();
+    let mut events = ses.subscribe();
+    let url = server.url(false);
+    for bad in [0, 7] {
+        match ses.preconnect(url.as_str(), bad).await {
+            Err(Error::InvalidArgument(reason)) => assert!(reason.contains("between 1 and 6")),
+            other => panic!("numSockets {bad}: {other:?}"),
+        }
+    }
+    assert_eq!(ses.preconnect(url.as_str(), 3).await.unwrap(), 3);
+    assert!(matches!(
+        events.try_recv(),
+        Ok(SessionEvent::Preconnect { preconnect_url, .. }) if preconnect_url == url.as_str()
+    ));
+    assert_eq!(server.accepts(), 3);
+    assert_eq!(server.requests.load(Ordering::SeqCst), 0);
+    assert_eq!(ses.connections().idle(), 3);
+    // The group already holds three: asking for two opens none.
+    assert_eq!(ses.preconnect(url.as_str(), 2).await.unwrap(), 0);
+    // Requests use the sockets opened ahead.
+    let tasks: Vec<_> = (0..3)
+        .map(|_| {
+            let (ses, url) = (ses.clone(), url.clone());
+            tokio::spawn(async move { get(&ses, &url).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(server.accepts(), 3);
+}
+
+#[tokio::test]
+async fn a_pooled_socket_the_server_closed_gets_the_request_again() {
+    let server = server(Mode::CloseOnSecond, None);
+    let (_tmp, _, sessions) = fresh();
+    let ses = sessions
+        .from_partition("pool-retry", Default::default())
+        .unwrap();
+    let url = server.url(false);
+    assert!(get(&ses, &url).await.contains("conn=1\n"));
+    // Sent on the kept-alive socket, which closes without an answer: sent
+    // again on a new one.
+    assert!(get(&ses, &url).await.contains("conn=2\nnth=1\n"));
+    assert_eq!(server.accepts(), 2);
+    assert_eq!(server.requests.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn an_ssl_config_change_does_not_reuse_a_pooled_socket() {
+    let ca = Ca::root("sesh pool CA");
+    let server = server(Mode::Normal, Some(&ca));
+    let (_tmp, _, sessions) = fresh();
+    let ses = sessions
+        .from_partition("pool-ssl", Default::default())
+        .unwrap();
+    ses.cert_verifier().add_root_pem(&ca.pem).unwrap();
+    let url = server.url(true);
+    get(&ses, &url).await;
+    get(&ses, &url).await;
+    assert_eq!(server.accepts(), 1, "HTTPS keep-alive");
+    ses.set_ssl_config(sesh_core::tls::SslConfig {
+        min_version: Some("tls1.2".to_owned()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(get(&ses, &url).await.contains("conn=2\n"));
+    get(&ses, &url).await;
+    assert_eq!(server.accepts(), 2);
+    // New trust rules (a verify proc) do not reuse sockets either.
+    ses.cert_verifier()
+        .set_certificate_verify_proc(Some(|_request: sesh_core::tls::VerifyRequest| async { -3 }));
+    assert!(get(&ses, &url).await.contains("conn=3\n"));
+}
+
+#[tokio::test]
+async fn a_proxy_change_does_not_reuse_a_pooled_socket() {
+    let server = server(Mode::Normal, None);
+    let proxy = Tinyproxy::start(&[]);
+    let (_tmp, _, sessions) = fresh();
+    let ses = sessions
+        .from_partition("pool-proxy", Default::default())
+        .unwrap();
+    let url = server.url(false);
+    assert!(get(&ses, &url).await.contains("via=\n"));
+    assert_eq!(ses.connections().idle(), 1);
+    ses.set_proxy(proxy_rules(&format!("http://127.0.0.1:{}", proxy.port)))
+        .await
+        .unwrap();
+    let body = get(&ses, &url).await;
+    assert!(
+        body.contains("via=") && !body.contains("via=\n"),
+        "through the proxy: {body}"
+    );
+}
+
+#[tokio::test]
+async fn close_all_connections_empties_the_pool() {
+    let server = server(Mode::Normal, None);
+    let (_tmp, _, sessions) = fresh();
+    let ses = sessions
+        .from_partition("pool-close", Default::default())
+        .unwrap();
+    let url = server.url(false);
+    get(&ses, &url).await;
+    assert_eq!(ses.connections().idle(), 1);
+    ses.close_all_connections().await;
+    assert_eq!(ses.connections().idle(), 0);
+    assert!(get(&ses, &url).await.contains("conn=2\n"));
+}
+
+#[tokio::test]
+async fn requests_through_tinyproxy_survive_its_closed_keep_alive_sockets() {
+    let server = server(Mode::Normal, None);
+    let proxy = Tinyproxy::start(&[]);
+    let (_tmp, _, sessions) = fresh();
+    let ses = sessions
+        .from_partition("pool-tiny", Default::default())
+        .unwrap();
+    ses.set_proxy(proxy_rules(&format!("http://127.0.0.1:{}", proxy.port)))
+        .await
+        .unwrap();
+    let url = server.url(false);
+    for _ in 0..50 {
+        get(&ses, &url).await;
+    }
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (ses, url) = (ses.clone(), url.clone());
+            tokio::spawn(async move { get(&ses, &url).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(server.requests.load(Ordering::SeqCst), 150);
+}
