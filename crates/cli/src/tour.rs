@@ -626,14 +626,22 @@ fn fetch_and_download(sessions: &Sessions) -> anyhow::Result<()> {
             item.percent_complete(),
             item.can_resume()
         );
-        let record = item.to_interrupted();
-        if let Some(record) = &record {
-            ses.record_interrupted_download(record)?;
-            println!(
-                "  recorded for a restart: {} interrupted download(s) in the session",
-                ses.interrupted_downloads()?.len()
-            );
+        // The session records an interrupted download by itself (its
+        // record keeper runs beside the item), so a restarted app lists it.
+        let mut listed = Vec::new();
+        for _ in 0..100 {
+            listed = ses.interrupted_downloads()?;
+            if !listed.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
+        let record = listed.into_iter().next();
+        println!(
+            "  ses.interrupted_downloads() → {} recorded by the session for a restart (offset {})",
+            if record.is_some() { "1" } else { "none" },
+            record.as_ref().map(|r| r.offset).unwrap_or_default()
+        );
         item.resume();
         let state = item.wait_done().await;
         let saved = std::fs::read(item.save_path())?;
@@ -649,9 +657,15 @@ fn fetch_and_download(sessions: &Sessions) -> anyhow::Result<()> {
                 .to_string_lossy(),
             saved.len()
         );
-        if let Some(record) = record {
-            ses.forget_interrupted_download(&record.path)?;
+        let mut left = ses.interrupted_downloads()?.len();
+        for _ in 0..100 {
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            left = ses.interrupted_downloads()?.len();
         }
+        println!("  completed, so the record is gone: {left} interrupted download(s) left");
         ses.set_will_download_handler(None);
         anyhow::Ok(())
     });

@@ -206,6 +206,27 @@ pub struct DownloadItem {
     inner: Arc<Inner>,
 }
 
+/// A handle on a [`DownloadItem`] that does not keep it alive: for
+/// observers (a session's download records) that must not outlive the
+/// app's interest in the item.
+#[derive(Clone)]
+pub struct WeakDownloadItem {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl WeakDownloadItem {
+    /// The item, while someone still holds it.
+    pub fn upgrade(&self) -> Option<DownloadItem> {
+        self.inner.upgrade().map(|inner| DownloadItem { inner })
+    }
+}
+
+impl std::fmt::Debug for WeakDownloadItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakDownloadItem").finish_non_exhaustive()
+    }
+}
+
 fn now_seconds() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -389,7 +410,15 @@ impl DownloadItem {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Every event from now on, in order; none is dropped.
+    /// A handle that does not keep the item alive.
+    pub fn downgrade(&self) -> WeakDownloadItem {
+        WeakDownloadItem {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// Every event from now on, in order; none is dropped. The channel
+    /// closes when the item is dropped.
     pub fn subscribe(&self) -> mpsc::UnboundedReceiver<DownloadEvent> {
         let (tx, rx) = mpsc::unbounded_channel();
         self.inner

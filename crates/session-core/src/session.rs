@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use sesh_cert_verify::{CertVerifier, SslConfig, VerifyRequest};
-use sesh_downloads::{DownloadItem, SaveTo, WillDownload};
+use sesh_downloads::{DownloadEvent, DownloadItem, DownloadState, SaveTo, WillDownload};
 use sesh_proxy_rules::{ProxyConfig, ProxyMode, ProxyResolver, ProxyRetryList, Resolution, Url};
 use sesh_storage::cookies::{CookieChange, CookieJar};
 use sesh_storage::http_cache::{HttpCache, HttpCacheOptions};
@@ -94,6 +94,9 @@ pub(crate) struct Inner {
     login: RwLock<Option<crate::net::LoginFn>>,
     auth_cache: crate::net::AuthCache,
     ntlm_allowlist: RwLock<sesh_proxy_rules::BypassRules>,
+    /// Save paths of the downloads running in this process: recorded for a
+    /// crash, not listed as interrupted.
+    active_downloads: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 /// The argument of `ses.clearStorageData(options)`; its JSON is Electron's.
@@ -209,6 +212,7 @@ impl Session {
                 login: RwLock::new(None),
                 auth_cache: crate::net::AuthCache::default(),
                 ntlm_allowlist: RwLock::new(sesh_proxy_rules::BypassRules::parse("<-loopback>")),
+                active_downloads: std::sync::Mutex::new(std::collections::HashSet::new()),
             }),
         };
         housekeeping(&session.inner);
@@ -491,7 +495,7 @@ impl Session {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        DownloadItem::start_with_handler(
+        let item = DownloadItem::start_with_handler(
             Arc::new(crate::net::SessionTransport::new(self.clone())),
             url,
             SaveTo::Directory(self.download_path()),
@@ -499,7 +503,9 @@ impl Session {
                 Some(handler) => handler(item),
                 None => WillDownload::Continue,
             }),
-        )
+        );
+        self.track_download(&item);
+        item
     }
 
     /// `ses.createInterruptedDownload(options)`: an interrupted item that
@@ -512,10 +518,96 @@ impl Session {
         &self,
         options: sesh_downloads::InterruptedDownload,
     ) -> std::result::Result<DownloadItem, sesh_downloads::InterruptedDownloadError> {
-        DownloadItem::create_interrupted(
+        let item = DownloadItem::create_interrupted(
             Arc::new(crate::net::SessionTransport::new(self.clone())),
             options,
-        )
+        )?;
+        self.track_download(&item);
+        Ok(item)
+    }
+
+    /// Keeps the session's record of `item` as Chromium's download history
+    /// does: written once it has a save path and refreshed (at most once a
+    /// second) as bytes arrive, so that a crash leaves it listed; written
+    /// when it is interrupted; forgotten when it completes or is cancelled.
+    /// While it runs in this process it is not listed as interrupted.
+    fn track_download(&self, item: &DownloadItem) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut events = item.subscribe();
+        // Weak: the record keeper must not keep an item the app dropped.
+        let (session, item) = (self.clone(), item.downgrade());
+        runtime.spawn(async move {
+            const EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+            let mut last_write: Option<tokio::time::Instant> = None;
+            // Progress not written yet (throttled): written when due even
+            // if no other event comes, so a stalled download's record is
+            // current.
+            let mut pending = false;
+            let mut path: Option<PathBuf> = None;
+            loop {
+                let due = last_write.map_or_else(tokio::time::Instant::now, |t| t + EVERY);
+                let event = tokio::select! {
+                    event = events.recv() => match event {
+                        Some(event) => Some(event),
+                        None => break,
+                    },
+                    () = tokio::time::sleep_until(due), if pending => None,
+                };
+                let (state, done) = match event {
+                    Some(DownloadEvent::Updated(state)) => (state, false),
+                    Some(DownloadEvent::Done(state)) => (state, true),
+                    None => (DownloadState::Progressing, false),
+                };
+                let Some(record) = item.upgrade().and_then(|item| item.to_interrupted()) else {
+                    continue;
+                };
+                // Listed as interrupted only while it is not running.
+                session.active(&record.path, state == DownloadState::Progressing && !done);
+                path = Some(record.path.clone());
+                match state {
+                    DownloadState::Completed | DownloadState::Cancelled => {
+                        // A record that cannot be removed is listed again
+                        // after a restart, as interrupted: not a failure.
+                        let _ = session.forget_interrupted_download(&record.path);
+                        break;
+                    }
+                    DownloadState::Interrupted => {
+                        let _ = session.record_interrupted_download(&record);
+                        (last_write, pending) = (None, false);
+                        if done {
+                            break;
+                        }
+                    }
+                    DownloadState::Progressing => {
+                        let now = tokio::time::Instant::now();
+                        if last_write.is_none_or(|t| now >= t + EVERY) {
+                            let _ = session.record_interrupted_download(&record);
+                            (last_write, pending) = (Some(now), false);
+                        } else {
+                            pending = true;
+                        }
+                    }
+                }
+            }
+            if let Some(path) = path {
+                session.active(&path, false);
+            }
+        });
+    }
+
+    fn active(&self, path: &Path, running: bool) {
+        let mut active = self
+            .inner
+            .active_downloads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if running {
+            active.insert(path.to_owned());
+        } else {
+            active.remove(path);
+        }
     }
 
     /// Records an interrupted download so that the app, restarted, can list
@@ -547,7 +639,9 @@ impl Session {
         Ok(())
     }
 
-    /// The interrupted downloads recorded in this session, oldest first.
+    /// The interrupted downloads recorded in this session, oldest first:
+    /// those interrupted, and those that were running when a previous run
+    /// of the app ended (not the ones running now).
     ///
     /// # Errors
     ///
@@ -555,12 +649,28 @@ impl Session {
     /// are kept on disk untouched); [`Error::Storage`].
     pub fn interrupted_downloads(&self) -> Result<Vec<sesh_downloads::InterruptedDownload>> {
         let mut out = Vec::new();
+        let active = self
+            .inner
+            .active_downloads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         for (key, value) in self.inner.backend.scan_prefix(DOWNLOADS_TREE, b"")? {
             let record: sesh_downloads::InterruptedDownload = serde_json::from_slice(&value)
                 .map_err(|e| Error::Damaged {
                     what: "interrupted download",
                     reason: format!("{}: {e}", String::from_utf8_lossy(&key)),
                 })?;
+            if active.contains(&record.path) {
+                continue;
+            }
+            // A record written while bytes were arriving may count bytes
+            // that never reached the disk (the app was killed): the
+            // partial file says how many did.
+            let mut record = record;
+            if let Ok(meta) = std::fs::metadata(sesh_downloads::partial_path(&record.path)) {
+                record.offset = record.offset.min(meta.len());
+            }
             out.push(record);
         }
         out.sort_by(|a, b| {
