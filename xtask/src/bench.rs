@@ -16,7 +16,7 @@ use sesh_proxy_rules::{
 /// Options of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
 pub struct Options {
-    /// Which workload: `proxy`, `cookies` or `tls`.
+    /// Which workload: `proxy`, `cookies`, `tls`, `fetch` or `download`.
     #[arg(default_value = "proxy")]
     pub workload: String,
 }
@@ -26,15 +26,17 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
         "proxy" => proxy(root),
         "tls" => tls(root),
         "cookies" => cookies(root),
-        other => bail!("unknown workload {other:?}; known: proxy, cookies, tls"),
+        "fetch" => crate::bench_net::fetch(root),
+        "download" => crate::bench_net::download(root),
+        other => bail!("unknown workload {other:?}; known: proxy, cookies, tls, fetch, download"),
     }
 }
 
-fn cargo() -> String {
+pub(crate) fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-fn status(cmd: &mut Command) -> anyhow::Result<()> {
+pub(crate) fn status(cmd: &mut Command) -> anyhow::Result<()> {
     let shown = format!("{cmd:?}");
     let st = cmd
         .status()

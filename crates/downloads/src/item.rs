@@ -49,7 +49,7 @@ pub struct FetchResponse {
 /// only when it has written the last, so a paused download reads nothing.
 pub trait Body: Send {
     /// The next chunk; `None` at the end.
-    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>, InterruptReason>>;
+    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<bytes::Bytes>, InterruptReason>>;
 }
 
 /// How a download reaches the network. sesh-core implements it with the
@@ -205,6 +205,11 @@ struct Inner {
 pub struct DownloadItem {
     inner: Arc<Inner>,
 }
+
+/// How often a download's progress is reported while bytes arrive
+/// (Chromium's download file: every 500 ms), besides its first bytes and
+/// every change of state.
+pub const PROGRESS_PERIOD: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// A handle on a [`DownloadItem`] that does not keep it alive: for
 /// observers (a session's download records) that must not outlive the
@@ -704,6 +709,10 @@ impl DownloadItem {
         }
         let mut body = response.body;
         let mut paused = self.inner.pause.subscribe();
+        // Progress is reported on the first bytes, then every
+        // PROGRESS_PERIOD as Chromium's download file does, not per chunk.
+        let mut last_progress: Option<Instant> = None;
+        let mut unreported = false;
         loop {
             // A paused download does not read: the server's writes stall.
             while *paused.borrow_and_update() {
@@ -711,7 +720,30 @@ impl DownloadItem {
                     return Err(InterruptReason::UserShutdown);
                 }
             }
-            let chunk = match body.next_chunk().await {
+            // Bytes not reported yet are reported when the period ends,
+            // even if no more arrive (a stalled server).
+            let next = {
+                let mut next = body.next_chunk();
+                loop {
+                    let due = last_progress
+                        .filter(|_| unreported)
+                        .map(|t| tokio::time::Instant::from_std(t + PROGRESS_PERIOD));
+                    tokio::select! {
+                        chunk = &mut next => break chunk,
+                        () = async {
+                            match due {
+                                Some(due) => tokio::time::sleep_until(due).await,
+                                None => std::future::pending().await,
+                            }
+                        } => {
+                            unreported = false;
+                            last_progress = Some(Instant::now());
+                            self.emit(DownloadEvent::Updated(DownloadState::Progressing));
+                        }
+                    }
+                }
+            };
+            let chunk = match next {
                 Ok(chunk) => chunk,
                 Err(reason) => {
                     let _ = file.sync();
@@ -721,12 +753,19 @@ impl DownloadItem {
             };
             let Some(chunk) = chunk else { break };
             file.write(&chunk).map_err(|e| file_reason(&e))?;
+            let now = Instant::now();
             {
                 let mut s = self.lock();
                 s.received = file.received();
-                s.speed.record(Instant::now(), chunk.len() as u64);
+                s.speed.record(now, chunk.len() as u64);
             }
-            self.emit(DownloadEvent::Updated(DownloadState::Progressing));
+            if last_progress.is_none_or(|t| now.duration_since(t) >= PROGRESS_PERIOD) {
+                last_progress = Some(now);
+                unreported = false;
+                self.emit(DownloadEvent::Updated(DownloadState::Progressing));
+            } else {
+                unreported = true;
+            }
         }
         let (total, strong) = {
             let s = self.lock();

@@ -271,7 +271,7 @@ struct TcpBody {
 }
 
 impl Body for TcpBody {
-    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>, InterruptReason>> {
+    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<bytes::Bytes>, InterruptReason>> {
         Box::pin(async move {
             if self.remaining == Some(0) {
                 return Ok(None);
@@ -298,7 +298,7 @@ impl Body for TcpBody {
             if let Some(r) = &mut self.remaining {
                 *r = r.saturating_sub(chunk.len() as u64);
             }
-            Ok(Some(chunk))
+            Ok(Some(bytes::Bytes::from(chunk)))
         })
     }
 }

@@ -232,6 +232,13 @@ impl ProxyResolver {
         list
     }
 
+    /// Whether resolving runs a PAC script (which may take long: call it
+    /// off the async runtime's threads then); without one, resolution is a
+    /// few hundred nanoseconds of matching.
+    pub fn runs_script(&self) -> bool {
+        matches!(&*self.active(), Active::Pac { script: Ok(_), .. })
+    }
+
     /// `ses.resolveProxy(url)`: the proxies for `url`.
     ///
     /// # Errors

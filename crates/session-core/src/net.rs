@@ -37,6 +37,10 @@ use crate::Session;
 use crate::pool::{Checkout, Idle, Pool, PoolKey, ReqBody, Slot};
 pub use crate::pool::{ConnectionLimits, Priority, UNUSED_IDLE_TIMEOUT, USED_IDLE_TIMEOUT};
 
+/// How many times a request is sent again after a pooled socket closed
+/// under it.
+const MAX_RESENDS: usize = 8;
+
 /// The most redirects a request follows, as in Chromium.
 pub const MAX_REDIRECTS: usize = 20;
 
@@ -1068,8 +1072,10 @@ impl Session {
         }
         let asked_encoding = !request.headers.contains_key(ACCEPT_ENCODING);
         // A pooled socket the other side closed before answering gets the
-        // request again on a new one, once, as Chromium does.
-        let mut retried = false;
+        // request again, as Chromium does: on another pooled socket or a
+        // new one (a new one's failure is final). Bounded, since other
+        // requests keep returning sockets to the pool.
+        let mut resends = 0;
         let (response, remote_addr, lease) = loop {
             let conn = self.acquire(request, url, &host, port, https).await?;
             let absolute_form = matches!(&conn, Conn::H1 { idle, .. } if idle.absolute_form);
@@ -1106,7 +1112,7 @@ impl Session {
                     };
                     match sent {
                         Ok(response) => break (response, addr, None),
-                        Err(e) if reused && !retried && !e.is_parse() => retried = true,
+                        Err(e) if reused && resends < MAX_RESENDS && !e.is_parse() => resends += 1,
                         Err(e) => return Err(fail(-337, url, e.to_string())),
                     }
                 }
@@ -1125,8 +1131,13 @@ impl Session {
                             let addr = idle.addr;
                             break (response, addr, Some((slot, idle)));
                         }
-                        Err(e) if reused && !retried && !e.is_parse() && !e.is_parse_status() => {
-                            retried = true;
+                        Err(e)
+                            if reused
+                                && resends < MAX_RESENDS
+                                && !e.is_parse()
+                                && !e.is_parse_status() =>
+                        {
+                            resends += 1;
                         }
                         Err(e) => return Err(fail(response_error(&e), url, e.to_string())),
                     }
@@ -2062,14 +2073,8 @@ pub fn interrupt_reason(error: NetError) -> InterruptReason {
 struct SessionBody(Response);
 
 impl DownloadBody for SessionBody {
-    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>, InterruptReason>> {
-        Box::pin(async move {
-            self.0
-                .chunk()
-                .await
-                .map(|c| c.map(|b| b.to_vec()))
-                .map_err(|e| interrupt_reason(e.error))
-        })
+    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<bytes::Bytes>, InterruptReason>> {
+        Box::pin(async move { self.0.chunk().await.map_err(|e| interrupt_reason(e.error)) })
     }
 }
 

@@ -560,11 +560,21 @@ impl Session {
                     Some(DownloadEvent::Done(state)) => (state, true),
                     None => (DownloadState::Progressing, false),
                 };
-                let Some(record) = item.upgrade().and_then(|item| item.to_interrupted()) else {
+                let Some(item) = item.upgrade() else {
+                    continue;
+                };
+                let running = state == DownloadState::Progressing && !done;
+                let now = tokio::time::Instant::now();
+                if running && last_write.is_some_and(|t| now < t + EVERY) {
+                    // Throttled: written when due.
+                    pending = true;
+                    continue;
+                }
+                let Some(record) = item.to_interrupted() else {
                     continue;
                 };
                 // Listed as interrupted only while it is not running.
-                session.active(&record.path, state == DownloadState::Progressing && !done);
+                session.active(&record.path, running);
                 path = Some(record.path.clone());
                 match state {
                     DownloadState::Completed | DownloadState::Cancelled => {
@@ -581,13 +591,8 @@ impl Session {
                         }
                     }
                     DownloadState::Progressing => {
-                        let now = tokio::time::Instant::now();
-                        if last_write.is_none_or(|t| now >= t + EVERY) {
-                            let _ = session.record_interrupted_download(&record);
-                            (last_write, pending) = (Some(now), false);
-                        } else {
-                            pending = true;
-                        }
+                        let _ = session.record_interrupted_download(&record);
+                        (last_write, pending) = (Some(now), false);
                     }
                 }
             }
@@ -808,6 +813,19 @@ impl Session {
     pub async fn resolve_proxy_detailed(&self, url: &str) -> Result<Resolution> {
         let proxy = self.inner.proxy.clone();
         let retry = self.inner.proxy_retry.clone();
+        if !proxy.runs_script() {
+            // Rules only: matching is quick, no thread hop.
+            let resolution = if retry.is_empty() {
+                proxy.resolve(url)?
+            } else {
+                let parsed = Url::parse(url).map_err(|e| sesh_proxy_rules::Error::InvalidUrl {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                })?;
+                proxy.resolve_url(&parsed, Some(&*retry))
+            };
+            return Ok(resolution);
+        }
         let url = url.to_owned();
         let resolution = tokio::task::spawn_blocking(move || {
             if retry.is_empty() {

@@ -1,0 +1,520 @@
+//! The network benchmarks' parts, run by `cargo xtask bench fetch` and
+//! `cargo xtask bench download`: a loopback server (hyper, HTTP and HTTPS
+//! with an rcgen CA), and the same workload driven by sesh and by its
+//! peers (reqwest, hyper-util's client, hyper over tokio-rustls), each in a
+//! process of its own so that its memory can be measured. Every client
+//! prints one line of JSON.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use clap::{Parser, Subcommand, ValueEnum};
+use http_body_util::{BodyExt, Either, Full};
+use hyper::body::{Frame, SizeHint};
+use rustls::pki_types::pem::PemObject;
+use serde_json::json;
+use url::Url;
+
+#[derive(Parser)]
+#[command(about = "Benchmark server and clients for cargo xtask bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serves `/small` (64 bytes) and `/big/BYTES` over HTTP and HTTPS on
+    /// 127.0.0.1; writes the CA to `DIR/ca.pem` and prints the ports.
+    Serve {
+        /// Where the CA certificate goes.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Sends GETs and reads their bodies to the end.
+    Fetch {
+        /// Who sends them.
+        #[arg(long, value_enum)]
+        client: Client,
+        /// The URL.
+        #[arg(long)]
+        url: Url,
+        /// How many requests in all.
+        #[arg(long)]
+        requests: usize,
+        /// How many tasks send them.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// A CA to trust (PEM file).
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// An HTTP proxy (`http://host:port`).
+        #[arg(long)]
+        proxy: Option<String>,
+        /// A new connection for every request.
+        #[arg(long)]
+        fresh: bool,
+        /// sesh only: sockets per host instead of Chromium's 6.
+        #[arg(long)]
+        per_host: Option<usize>,
+    },
+    /// Streams one response body to a file.
+    Download {
+        /// Who downloads.
+        #[arg(long, value_enum)]
+        client: Client,
+        /// The URL.
+        #[arg(long)]
+        url: Url,
+        /// The directory the file goes to.
+        #[arg(long)]
+        dir: PathBuf,
+        /// reqwest only: make the file durable at the end (fdatasync), as
+        /// sesh and Chromium do before renaming a download into place.
+        #[arg(long)]
+        sync: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Client {
+    Sesh,
+    Reqwest,
+    Hyper,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve { dir } => serve(&dir).await,
+            Command::Fetch {
+                client,
+                url,
+                requests,
+                concurrency,
+                ca,
+                proxy,
+                fresh,
+                per_host,
+            } => {
+                let ca = ca.map(std::fs::read_to_string).transpose()?;
+                let options = FetchOptions {
+                    url,
+                    requests,
+                    concurrency: concurrency.max(1),
+                    ca,
+                    proxy,
+                    fresh,
+                    per_host,
+                };
+                let started = Instant::now();
+                let errors = match client {
+                    Client::Sesh => fetch_sesh(&options).await?,
+                    Client::Reqwest => fetch_reqwest(&options).await?,
+                    Client::Hyper => fetch_hyper(&options).await?,
+                };
+                let seconds = started.elapsed().as_secs_f64();
+                println!(
+                    "{}",
+                    json!({"requests": options.requests, "errors": errors, "seconds": seconds})
+                );
+                Ok(())
+            }
+            Command::Download {
+                client,
+                url,
+                dir,
+                sync,
+            } => {
+                let started = Instant::now();
+                let bytes = match client {
+                    Client::Sesh => download_sesh(&url, &dir).await?,
+                    Client::Reqwest => download_reqwest(&url, &dir, sync).await?,
+                    Client::Hyper => bail!("the download peers are reqwest, curl and wget"),
+                };
+                let seconds = started.elapsed().as_secs_f64();
+                println!("{}", json!({"bytes": bytes, "seconds": seconds}));
+                Ok(())
+            }
+        }
+    })
+}
+
+/// A body of `left` bytes, sent in slices of one shared megabyte.
+struct Big {
+    left: u64,
+    chunk: Bytes,
+}
+
+impl hyper::body::Body for Big {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let n = self.left.min(self.chunk.len() as u64);
+        self.left -= n;
+        let data = self.chunk.slice(..n as usize);
+        Poll::Ready(Some(Ok(Frame::data(data))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.left)
+    }
+}
+
+type ServerBody = Either<Full<Bytes>, Big>;
+
+fn respond(
+    request: &http::Request<hyper::body::Incoming>,
+    chunk: &Bytes,
+) -> http::Response<ServerBody> {
+    let path = request.uri().path();
+    let body = if let Some(n) = path.strip_prefix("/big/") {
+        Either::Right(Big {
+            left: n.parse().unwrap_or(0),
+            chunk: chunk.clone(),
+        })
+    } else {
+        Either::Left(Full::new(Bytes::from_static(&[b'x'; 64])))
+    };
+    let mut response = http::Response::new(body);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/octet-stream"),
+    );
+    response
+}
+
+async fn serve(dir: &Path) -> anyhow::Result<()> {
+    let key = rcgen::KeyPair::generate()?;
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "sesh bench CA");
+    let ca = ca_params.self_signed(&key)?;
+    let issuer = rcgen::Issuer::from_params(&ca_params, &key);
+    let leaf_key = rcgen::KeyPair::generate()?;
+    let mut leaf_params =
+        rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])?;
+    leaf_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer)?;
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("ca.pem"), ca.pem())?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der().clone(), ca.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+    )?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let chunk = Bytes::from(vec![b'z'; 1 << 20]);
+
+    let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let tls = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!(
+        "{}",
+        json!({"http": plain.local_addr()?.port(), "https": tls.local_addr()?.port()})
+    );
+    let accept = |listener: tokio::net::TcpListener,
+                  acceptor: Option<tokio_rustls::TlsAcceptor>| {
+        let chunk = chunk.clone();
+        async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let (chunk, acceptor) = (chunk.clone(), acceptor.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let response = respond(&request, &chunk);
+                        async move { Ok::<_, std::convert::Infallible>(response) }
+                    });
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match acceptor {
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let io = hyper_util::rt::TokioIo::new(stream);
+                                let _ = http.serve_connection(io, service).await;
+                            }
+                        }
+                        None => {
+                            let io = hyper_util::rt::TokioIo::new(stream);
+                            let _ = http.serve_connection(io, service).await;
+                        }
+                    }
+                });
+            }
+        }
+    };
+    tokio::join!(accept(plain, None), accept(tls, Some(acceptor)));
+    Ok(())
+}
+
+struct FetchOptions {
+    url: Url,
+    requests: usize,
+    concurrency: usize,
+    ca: Option<String>,
+    proxy: Option<String>,
+    fresh: bool,
+    per_host: Option<usize>,
+}
+
+/// Runs `one` `requests` times over `concurrency` tasks; returns how many
+/// failed.
+async fn spread<F, Fut>(options: &FetchOptions, one: F) -> usize
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let total = options.requests;
+    let tasks: Vec<_> = (0..options.concurrency)
+        .map(|_| {
+            let (next, errors, one) = (next.clone(), errors.clone(), one.clone());
+            tokio::spawn(async move {
+                while next.fetch_add(1, Ordering::Relaxed) < total {
+                    if let Err(e) = one().await {
+                        // The first few, to tell what went wrong.
+                        if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                            eprintln!("error: {e:#}");
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+    errors.load(Ordering::Relaxed)
+}
+
+async fn sesh_session(
+    ca: Option<&str>,
+    proxy: Option<&str>,
+) -> anyhow::Result<(tempfile::TempDir, sesh_core::Session)> {
+    let dir = tempfile::tempdir()?;
+    let sessions = sesh_core::Sessions::builder()
+        .app_name("sesh-bench")
+        .user_data_dir(dir.path())
+        .build()?;
+    let ses = sessions.from_partition("bench", sesh_core::PartitionOptions::default())?;
+    if let Some(ca) = ca {
+        ses.cert_verifier().add_root_pem(ca)?;
+    }
+    let config = match proxy {
+        Some(proxy) => sesh_core::proxy::ProxyConfig {
+            proxy_rules: Some(proxy.to_owned()),
+            proxy_bypass_rules: Some("<-loopback>".into()),
+            ..Default::default()
+        },
+        None => sesh_core::proxy::ProxyConfig {
+            mode: Some(sesh_core::proxy::ProxyMode::Direct),
+            ..Default::default()
+        },
+    };
+    ses.set_proxy(config).await?;
+    Ok((dir, ses))
+}
+
+async fn fetch_sesh(options: &FetchOptions) -> anyhow::Result<usize> {
+    let (_dir, ses) = sesh_session(options.ca.as_deref(), options.proxy.as_deref()).await?;
+    if let Some(per_host) = options.per_host {
+        ses.connections()
+            .set_limits(sesh_core::net::ConnectionLimits {
+                per_host,
+                total: 256.max(per_host),
+            });
+    }
+    let url = options.url.clone();
+    let fresh = options.fresh;
+    Ok(spread(options, move || {
+        let (ses, url) = (ses.clone(), url.clone());
+        async move {
+            let mut request = sesh_core::net::Request::get(url);
+            if fresh {
+                request.headers.insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
+            let mut response = ses.fetch(request).await?;
+            if response.status != 200 {
+                bail!("status {}", response.status);
+            }
+            while response.chunk().await?.is_some() {}
+            Ok(())
+        }
+    })
+    .await)
+}
+
+fn reqwest_client(options: &FetchOptions) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder();
+    if let Some(ca) = &options.ca {
+        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes())?);
+    }
+    builder = match &options.proxy {
+        Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy)?),
+        None => builder.no_proxy(),
+    };
+    if options.fresh {
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    Ok(builder.build()?)
+}
+
+async fn fetch_reqwest(options: &FetchOptions) -> anyhow::Result<usize> {
+    let client = reqwest_client(options)?;
+    let url = options.url.clone();
+    Ok(spread(options, move || {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let mut response = client.get(url).send().await?;
+            if response.status() != 200 {
+                bail!("status {}", response.status());
+            }
+            while response.chunk().await?.is_some() {}
+            Ok(())
+        }
+    })
+    .await)
+}
+
+/// hyper-util's pooled client for http; for https with `--fresh`, hyper's
+/// connection API over tokio-rustls, one connection a request (what
+/// hyper-rustls does).
+async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<usize> {
+    if options.proxy.is_some() {
+        bail!("the hyper peer runs without a proxy");
+    }
+    let url = options.url.clone();
+    if url.scheme() == "http" {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<Full<Bytes>>();
+        let uri: http::Uri = url.as_str().parse()?;
+        return Ok(spread(options, move || {
+            let (client, uri) = (client.clone(), uri.clone());
+            async move {
+                let mut response = client.get(uri).await?;
+                while let Some(frame) = response.body_mut().frame().await {
+                    frame?;
+                }
+                Ok(())
+            }
+        })
+        .await);
+    }
+    if !options.fresh {
+        bail!("the hyper peer does https only with --fresh");
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(
+        options.ca.as_deref().unwrap_or_default().as_bytes(),
+    ) {
+        roots.add(cert?)?;
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let addr: SocketAddr = format!(
+        "{}:{}",
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or(443)
+    )
+    .parse()?;
+    let name =
+        rustls::pki_types::ServerName::try_from(url.host_str().unwrap_or_default().to_owned())?;
+    Ok(spread(options, move || {
+        let (connector, name, url) = (connector.clone(), name.clone(), url.clone());
+        async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await?;
+            tcp.set_nodelay(true)?;
+            let tls = connector.connect(name, tcp).await?;
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await?;
+            tokio::spawn(connection);
+            let request = http::Request::get(url.path())
+                .header(http::header::HOST, url.host_str().unwrap_or_default())
+                .body(Full::new(Bytes::new()))?;
+            let mut response = sender.send_request(request).await?;
+            while let Some(frame) = response.body_mut().frame().await {
+                frame?;
+            }
+            Ok(())
+        }
+    })
+    .await)
+}
+
+/// A download through the session's download manager (`download_url`):
+/// a `.crdownload` file renamed on completion.
+async fn download_sesh(url: &Url, dir: &Path) -> anyhow::Result<u64> {
+    let (_session_dir, ses) = sesh_session(None, None).await?;
+    ses.set_download_path(dir)?;
+    let item = ses.download_url(url.clone());
+    let state = item.wait_done().await;
+    if state != sesh_core::downloads::DownloadState::Completed {
+        bail!("the download ended {}", state.as_str());
+    }
+    Ok(std::fs::metadata(item.save_path())
+        .with_context(|| format!("{}", item.save_path().display()))?
+        .len())
+}
+
+/// reqwest streaming to a file through a 1 MiB buffer.
+async fn download_reqwest(url: &Url, dir: &Path, sync: bool) -> anyhow::Result<u64> {
+    use std::io::Write;
+
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let mut response = client.get(url.clone()).send().await?;
+    let mut file =
+        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join("reqwest.bin"))?);
+    let mut bytes = 0;
+    while let Some(chunk) = response.chunk().await? {
+        bytes += chunk.len() as u64;
+        file.write_all(&chunk)?;
+    }
+    file.flush()?;
+    if sync {
+        file.get_ref().sync_data()?;
+    }
+    Ok(bytes)
+}
