@@ -35,6 +35,7 @@
 #![deny(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod dns;
 mod error;
 mod events;
 mod handler;
@@ -45,6 +46,7 @@ mod session;
 mod sessions;
 mod user_agent;
 
+pub use dns::{HostResolver, HostResolverConfig, LookupError};
 pub use error::{Error, Result};
 pub use events::SessionEvent;
 pub use handler::{BoxFuture, HandlerSlot};

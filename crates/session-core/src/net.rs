@@ -1449,7 +1449,8 @@ impl Session {
         proxy_host: &str,
         proxy_port: u16,
     ) -> Result<(BoxIo, SocketAddr), FetchError> {
-        let (tcp, addr) = connect_tcp(url, proxy_host, proxy_port, true).await?;
+        let (tcp, addr) =
+            connect_tcp(self.host_resolver(), url, proxy_host, proxy_port, true).await?;
         if !tls {
             return Ok((Box::new(tcp), addr));
         }
@@ -1523,7 +1524,7 @@ impl Session {
             ..
         } = server
         else {
-            let (tcp, addr) = connect_tcp(url, host, port, false).await?;
+            let (tcp, addr) = connect_tcp(self.host_resolver(), url, host, port, false).await?;
             return Ok((Box::new(tcp), addr, false));
         };
         let proxy_host = server.connect_host().unwrap_or_default();
@@ -1596,21 +1597,26 @@ impl Session {
                 Err(fail(-127, url, "the proxy asks for credentials"))
             }
             ProxyScheme::Socks5 => {
-                let (mut tcp, addr) = connect_tcp(url, proxy_host, *proxy_port, true).await?;
+                let (mut tcp, addr) =
+                    connect_tcp(self.host_resolver(), url, proxy_host, *proxy_port, true).await?;
                 socks5(&mut tcp, url, host, port).await?;
                 Ok((Box::new(tcp), addr, false))
             }
             ProxyScheme::Socks4 => {
                 // SOCKS4 carries an IPv4 address: the name is resolved here.
-                let target = tokio::net::lookup_host((host, port))
+                let target = self
+                    .host_resolver()
+                    .lookup(host)
                     .await
-                    .map_err(|e| fail(-105, url, format!("{host}: {e}")))?
-                    .find_map(|a| match a.ip() {
+                    .map_err(|e| fail(-105, url, e.to_string()))?
+                    .into_iter()
+                    .find_map(|ip| match ip {
                         std::net::IpAddr::V4(ip) => Some(ip),
                         std::net::IpAddr::V6(_) => None,
                     })
                     .ok_or_else(|| fail(-105, url, format!("{host} has no IPv4 address")))?;
-                let (mut tcp, addr) = connect_tcp(url, proxy_host, *proxy_port, true).await?;
+                let (mut tcp, addr) =
+                    connect_tcp(self.host_resolver(), url, proxy_host, *proxy_port, true).await?;
                 socks4(&mut tcp, url, target, port).await?;
                 Ok((Box::new(tcp), addr, false))
             }
@@ -1746,17 +1752,22 @@ impl Connections {
     }
 }
 
-/// A TCP connection to `host:port` (the target, or a proxy).
+/// A TCP connection to `host:port` (the target, or a proxy), the name
+/// resolved by the session's resolver.
 async fn connect_tcp(
+    dns: &crate::dns::HostResolver,
     url: &Url,
     host: &str,
     port: u16,
     to_proxy: bool,
 ) -> Result<(TcpStream, SocketAddr), FetchError> {
     let resolve_error = if to_proxy { -130 } else { -105 };
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+    let addrs: Vec<SocketAddr> = dns
+        .lookup(host)
         .await
-        .map_err(|e| fail(resolve_error, url, format!("{host}: {e}")))?
+        .map_err(|e| fail(resolve_error, url, e.to_string()))?
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, port))
         .collect();
     let mut last = fail(resolve_error, url, format!("{host}: no address"));
     for addr in addrs {

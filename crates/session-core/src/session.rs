@@ -97,6 +97,7 @@ pub(crate) struct Inner {
     /// Save paths of the downloads running in this process: recorded for a
     /// crash, not listed as interrupted.
     active_downloads: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    dns: crate::dns::HostResolver,
 }
 
 /// The argument of `ses.clearStorageData(options)`; its JSON is Electron's.
@@ -189,6 +190,7 @@ impl Session {
         }));
         tracing::debug!(partition, storage = ?storage_path, "session created");
 
+        let dns = crate::dns::HostResolver::default();
         let session = Session {
             inner: Arc::new_cyclic(|weak| Inner {
                 partition: partition.to_owned(),
@@ -204,7 +206,7 @@ impl Session {
                 origins,
                 participants: RwLock::new(Vec::new()),
                 http_cache,
-                proxy: Arc::new(system_proxy(weak.clone())),
+                proxy: Arc::new(system_proxy(weak.clone(), &dns)),
                 proxy_retry: Arc::new(ProxyRetryList::new()),
                 will_download: RwLock::new(None),
                 connections: crate::net::Connections::default(),
@@ -213,6 +215,7 @@ impl Session {
                 auth_cache: crate::net::AuthCache::default(),
                 ntlm_allowlist: RwLock::new(sesh_proxy_rules::BypassRules::parse("<-loopback>")),
                 active_downloads: std::sync::Mutex::new(std::collections::HashSet::new()),
+                dns,
             }),
         };
         housekeeping(&session.inner);
@@ -455,6 +458,23 @@ impl Session {
     /// `ses.clearAuthCache()`: forgets every credential.
     pub async fn clear_auth_cache(&self) {
         self.inner.auth_cache.clear();
+    }
+
+    /// The session's host resolver (hickory-resolver with its cache; also
+    /// what PAC scripts' `dnsResolve` asks).
+    pub fn host_resolver(&self) -> &crate::dns::HostResolver {
+        &self.inner.dns
+    }
+
+    /// Where the session resolves names from now on (DNS servers, or the
+    /// system's); the cache starts empty.
+    pub fn configure_host_resolver(&self, config: crate::dns::HostResolverConfig) {
+        self.inner.dns.configure(config);
+    }
+
+    /// `ses.clearHostResolverCache()`: forgets every cached DNS answer.
+    pub async fn clear_host_resolver_cache(&self) {
+        self.inner.dns.clear_cache();
     }
 
     /// The session's open connections.
@@ -1155,8 +1175,16 @@ fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
 /// A new session follows the system's proxy settings until `set_proxy`, as
 /// in Chromium: the desktop's on a GNOME-family desktop, else the
 /// environment (`http_proxy`, `no_proxy`, `auto_proxy`…).
-fn system_proxy(session: std::sync::Weak<Inner>) -> ProxyResolver {
+fn system_proxy(session: std::sync::Weak<Inner>, dns: &crate::dns::HostResolver) -> ProxyResolver {
     let resolver = ProxyResolver::new(Arc::new(crate::net::SessionPacFetcher { session }));
+    // PAC helpers ask the session's resolver.
+    #[cfg(feature = "pac")]
+    let resolver = resolver.with_pac_options(sesh_proxy_rules::PacOptions {
+        resolver: Arc::new(crate::dns::PacDns(dns.clone())),
+        ..Default::default()
+    });
+    #[cfg(not(feature = "pac"))]
+    let _ = dns;
     resolver.set_proxy(ProxyConfig {
         mode: Some(ProxyMode::System),
         ..ProxyConfig::default()

@@ -235,6 +235,14 @@ async fn preconnect_opens_exactly_the_sockets_asked_for() {
         events.try_recv(),
         Ok(SessionEvent::Preconnect { preconnect_url, .. }) if preconnect_url == url.as_str()
     ));
+    // The kernel completes a connection before the server's accept() sees
+    // it: wait for the server's count.
+    for _ in 0..200 {
+        if server.accepts() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(server.accepts(), 3);
     assert_eq!(server.requests.load(Ordering::SeqCst), 0);
     assert_eq!(ses.connections().idle(), 3);

@@ -1,5 +1,6 @@
 //! Integration tests of sesh-core: one binary, one module per concern.
 
+mod dns;
 mod downloads;
 mod escaping;
 mod events;

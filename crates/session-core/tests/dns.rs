@@ -1,0 +1,214 @@
+//! The session's host resolver against a real DNS server (dnsmasq) on
+//! 127.0.0.1: names resolved for fetches, the cache and its clearing, the
+//! PAC helpers.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use sesh_core::HostResolverConfig;
+use sesh_core::net::Request;
+
+use crate::fresh;
+
+/// dnsmasq answering `app.sesh.test` with 127.0.0.1 and nothing else,
+/// logging every query; stopped on drop.
+struct Dnsmasq {
+    child: std::process::Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Dnsmasq {
+    fn start() -> Dnsmasq {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("queries.log");
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("dnsmasq")
+            .args([
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+                "--listen-address=127.0.0.1",
+                "--pid-file=",
+                "--user=root",
+                "--log-queries",
+                "--address=/app.sesh.test/127.0.0.1",
+                // Answers live a minute (dnsmasq's default, 0, is never cached).
+                "--local-ttl=60",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-facility={}", log.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dnsmasq must be installed (.ci/run installs dnsmasq-base)");
+        // Ready once it answers over TCP too.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "dnsmasq did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Dnsmasq {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// How many A queries for `name` it has seen.
+    fn queries(&self, name: &str) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&format!("query[A] {name} ")))
+            .count()
+    }
+
+    fn config(&self) -> HostResolverConfig {
+        HostResolverConfig {
+            nameservers: vec![format!("127.0.0.1:{}", self.port).parse().unwrap()],
+        }
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP server answering `hello` (and closing) to every request.
+fn hello_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let _ = reader.get_mut().write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+                );
+            });
+        }
+    });
+    port
+}
+
+/// Waits for dnsmasq's log to show `n` queries for `name`.
+async fn queries_reach(dns: &Dnsmasq, name: &str, n: usize) -> usize {
+    for _ in 0..100 {
+        if dns.queries(name) >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Give a stray extra query the chance to show.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    dns.queries(name)
+}
+
+#[tokio::test]
+async fn fetches_resolve_through_the_sessions_dns_and_its_cache() {
+    let dns = Dnsmasq::start();
+    let port = hello_server();
+    let (_tmp, _, sessions) = fresh();
+    let ses = sessions.from_partition("dns", Default::default()).unwrap();
+    ses.configure_host_resolver(dns.config());
+    let url = |host: &str| format!("http://{host}:{port}/").parse().unwrap();
+
+    let response = ses.fetch(Request::get(url("app.sesh.test"))).await.unwrap();
+    assert_eq!(response.remote_addr.unwrap().ip().to_string(), "127.0.0.1");
+    assert_eq!(response.bytes().await.unwrap(), b"hello");
+    assert_eq!(
+        queries_reach(&dns, "app.sesh.test", 1).await,
+        1,
+        "{}",
+        std::fs::read_to_string(&dns.log).unwrap_or_default()
+    );
+
+    // Answered from the cache: no second query.
+    ses.fetch(Request::get(url("app.sesh.test"))).await.unwrap();
+    assert_eq!(queries_reach(&dns, "app.sesh.test", 2).await, 1);
+
+    ses.clear_host_resolver_cache().await;
+    ses.fetch(Request::get(url("app.sesh.test"))).await.unwrap();
+    assert_eq!(queries_reach(&dns, "app.sesh.test", 2).await, 2);
+
+    // A name the server does not know is Chromium's NAME_NOT_RESOLVED.
+    let err = ses
+        .fetch(Request::get(url("missing.sesh.test")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error.code(), -105, "{err}");
+
+    // localhost is never asked about.
+    ses.fetch(Request::get(url("localhost"))).await.unwrap();
+    assert_eq!(dns.queries("localhost"), 0);
+
+    // Another session keeps the system's resolver, which knows nothing of
+    // the test's names.
+    let other = sessions
+        .from_partition("dns-other", Default::default())
+        .unwrap();
+    assert!(
+        other
+            .fetch(Request::get(url("app.sesh.test")))
+            .await
+            .is_err()
+    );
+}
+
+#[cfg(feature = "pac")]
+#[tokio::test]
+async fn pac_helpers_ask_the_sessions_dns() {
+    let dns = Dnsmasq::start();
+    let (_tmp, _, sessions) = fresh();
+    let ses = sessions
+        .from_partition("dns-pac", Default::default())
+        .unwrap();
+    ses.configure_host_resolver(dns.config());
+    let pac = "function FindProxyForURL(url, host) { \
+        if (isResolvable('missing.sesh.test')) return 'PROXY wrong:1'; \
+        if (dnsResolve(host) == '127.0.0.1' && isInNet(host, '127.0.0.0', '255.0.0.0')) \
+            return 'PROXY lab-proxy:3128'; \
+        return 'DIRECT'; }";
+    ses.set_proxy(sesh_core::proxy::ProxyConfig {
+        pac_script: Some(format!(
+            "data:application/x-ns-proxy-autoconfig,{}",
+            pac.replace('%', "%25")
+                .replace(' ', "%20")
+                .replace('\'', "%27")
+        )),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        ses.resolve_proxy("http://app.sesh.test/").await.unwrap(),
+        "PROXY lab-proxy:3128"
+    );
+    assert_eq!(
+        ses.resolve_proxy("http://elsewhere.sesh.test/")
+            .await
+            .unwrap(),
+        "DIRECT"
+    );
+    assert!(dns.queries("app.sesh.test") >= 1);
+}
