@@ -79,6 +79,7 @@ const NAMES: &[(i32, &str)] = &[
     (-354, "CONTENT_LENGTH_MISMATCH"),
     (-355, "INCOMPLETE_CHUNKED_ENCODING"),
     (-370, "INVALID_HTTP_RESPONSE"),
+    (-400, "CACHE_MISS"),
 ];
 
 impl NetError {

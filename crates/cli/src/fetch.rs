@@ -65,6 +65,13 @@ pub(crate) struct Args {
     /// Trust this CA certificate (PEM file) too (repeatable).
     #[arg(long, value_name = "PEM")]
     ca: Vec<PathBuf>,
+    /// Fail with net::ERR_TIMED_OUT when no response arrives in time.
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<f64>,
+    /// fetch's cache mode: default, no-store, reload, no-cache, force-cache
+    /// or only-if-cached.
+    #[arg(long, value_name = "MODE", default_value = "default", value_parser = cache_mode)]
+    cache: sesh::net::CacheMode,
     /// Print the response as JSON (status, headers, url, urlChain, body).
     #[arg(long)]
     json: bool,
@@ -84,6 +91,13 @@ struct JsonResponse {
 pub(crate) fn run(ses: &Session, args: &Args) -> anyhow::Result<ExitCode> {
     let url = Url::parse(&args.url).with_context(|| format!("{:?} is not a URL", args.url))?;
     let mut request = Request::get(url);
+    request.cache = args.cache;
+    if let Some(seconds) = args.timeout {
+        request.timeout = Some(
+            std::time::Duration::try_from_secs_f64(seconds)
+                .map_err(|_| anyhow::anyhow!("--timeout {seconds}: not a duration"))?,
+        );
+    }
     request.method = args
         .method
         .parse()
@@ -204,5 +218,23 @@ pub(crate) fn run(ses: &Session, args: &Args) -> anyhow::Result<ExitCode> {
         out.flush()?;
         ses.flush_storage_data()?;
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// A cache mode by fetch's name.
+fn cache_mode(name: &str) -> Result<sesh::net::CacheMode, String> {
+    use sesh::net::CacheMode;
+    Ok(match name {
+        "default" => CacheMode::Default,
+        "no-store" => CacheMode::NoStore,
+        "reload" => CacheMode::Reload,
+        "no-cache" => CacheMode::NoCache,
+        "force-cache" => CacheMode::ForceCache,
+        "only-if-cached" => CacheMode::OnlyIfCached,
+        other => {
+            return Err(format!(
+                "unknown cache mode {other:?}: default, no-store, reload, no-cache, force-cache or only-if-cached"
+            ));
+        }
     })
 }

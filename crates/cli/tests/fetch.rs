@@ -120,6 +120,33 @@ fn json_output_and_net_errors() {
         stderr(&out)
     );
 
+    // only-if-cached with an empty cache: Chromium's CACHE_MISS.
+    let out = sesh_in(
+        tmp.path(),
+        &[
+            "fetch",
+            &format!("http://{addr}/y"),
+            "--cache",
+            "only-if-cached",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("net::ERR_CACHE_MISS"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sesh_in(
+        tmp.path(),
+        &["fetch", &format!("http://{addr}/y"), "--cache", "sometimes"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown cache mode"),
+        "{}",
+        stderr(&out)
+    );
+
     let out = sesh_in(
         tmp.path(),
         &["fetch", &format!("http://{addr}/"), "--offline"],

@@ -94,6 +94,11 @@ pub struct Request {
     pub bypass_proxy: bool,
     /// Its turn when it has to wait for a socket.
     pub priority: Priority,
+    /// How long the response's head may take to arrive (redirects and
+    /// authentication included); then the request fails with
+    /// `net::ERR_TIMED_OUT`. `None` (the default, as in Chromium): no
+    /// limit. Reading the body is not limited; use an [`AbortHandle`].
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// `ses.enableNetworkEmulation(options)`: Electron's options (JSON names
@@ -110,8 +115,7 @@ pub struct NetworkEmulation {
     /// Bytes per second bodies are read at (0: unlimited).
     #[serde(default)]
     pub download_throughput: f64,
-    /// Bytes per second bodies are sent at (0: unlimited). Request bodies
-    /// are sent whole today, so this is accepted and not yet applied.
+    /// Bytes per second request bodies are sent at (0: unlimited).
     #[serde(default)]
     pub upload_throughput: f64,
 }
@@ -370,11 +374,26 @@ fn choose_challenge_in<'a>(values: impl Iterator<Item = &'a str>) -> Option<Chal
 /// fetch's `cache` option, the modes sesh has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CacheMode {
-    /// Use a fresh stored answer, revalidate a stale one, store the new.
+    /// `default`: use a fresh stored answer, revalidate a stale one, store
+    /// the new.
     #[default]
     Default,
-    /// Neither read nor write the cache (downloads use it).
+    /// `no-store`: neither read nor write the cache (downloads use it);
+    /// sends `Pragma: no-cache` and `Cache-Control: no-cache`.
     NoStore,
+    /// `reload`: ask the server without looking at the cache, then store
+    /// the answer; sends `Pragma: no-cache` and `Cache-Control: no-cache`.
+    Reload,
+    /// `no-cache`: revalidate any stored answer, fresh or not (a
+    /// conditional request); sends `Cache-Control: max-age=0`.
+    NoCache,
+    /// `force-cache`: use any stored answer, however stale, without asking
+    /// the server (except one marked `must-revalidate`); else fetch and
+    /// store.
+    ForceCache,
+    /// `only-if-cached`: as `force-cache`, but without a stored answer the
+    /// request fails with `net::ERR_CACHE_MISS` instead of going out.
+    OnlyIfCached,
 }
 
 /// Cancels a fetch: `AbortController` for [`Session::fetch`]. Clones share
@@ -437,6 +456,7 @@ impl Request {
             cache: CacheMode::Default,
             bypass_proxy: false,
             priority: Priority::default(),
+            timeout: None,
         }
     }
 }
@@ -833,8 +853,25 @@ impl Session {
     /// verifier (nothing is sent to a rejected server),
     /// `ERR_TOO_MANY_REDIRECTS`, `ERR_UNSAFE_REDIRECT` for a redirect to a
     /// scheme other than http(s), `ERR_DISALLOWED_URL_SCHEME` for such a
-    /// request, `ERR_INVALID_REDIRECT` in `Error` mode.
+    /// request, `ERR_INVALID_REDIRECT` in `Error` mode, `ERR_TIMED_OUT`
+    /// past the request's timeout, `ERR_CACHE_MISS` for `only-if-cached`.
     pub async fn fetch(&self, request: Request) -> Result<Response, FetchError> {
+        let Some(limit) = request.timeout else {
+            return self.fetch_abortable(request).await;
+        };
+        let url = request.url.clone();
+        tokio::time::timeout(limit, self.fetch_abortable(request))
+            .await
+            .unwrap_or_else(|_| {
+                Err(fail(
+                    -7,
+                    &url,
+                    format!("no response within {} ms", limit.as_millis()),
+                ))
+            })
+    }
+
+    async fn fetch_abortable(&self, request: Request) -> Result<Response, FetchError> {
         let Some(abort) = request.abort.clone() else {
             return self.fetch_following(request).await;
         };
@@ -1027,8 +1064,9 @@ impl Session {
 
         // The HTTP cache, for GETs: a fresh answer ends here; a stale one
         // is revalidated with the validators it has.
+        let mode = request.cache;
         let cache = (request.method == Method::GET
-            && request.cache == CacheMode::Default
+            && mode != CacheMode::NoStore
             && !request.headers.contains_key(http::header::RANGE))
         .then(|| {
             let key = CacheKey {
@@ -1044,20 +1082,49 @@ impl Session {
             (key, cache_request)
         });
         let mut conditional = HeaderMap::new();
-        if let Some((key, cache_request)) = &cache {
-            match self.http_cache().lookup(key, cache_request) {
+        if let Some((key, cache_request)) = cache.as_ref().filter(|_| mode != CacheMode::Reload) {
+            // The mode speaks through the request's own cache directives.
+            let directive = match mode {
+                CacheMode::ForceCache | CacheMode::OnlyIfCached => Some("max-stale"),
+                CacheMode::NoCache => Some("no-cache"),
+                _ => None,
+            };
+            let lookup = match directive {
+                Some(directive) => {
+                    let mut asking = http::Request::new(());
+                    *asking.uri_mut() = cache_request.uri().clone();
+                    *asking.headers_mut() = cache_request.headers().clone();
+                    asking.headers_mut().insert(
+                        http::header::CACHE_CONTROL,
+                        HeaderValue::from_static(directive),
+                    );
+                    self.http_cache().lookup(key, &asking)
+                }
+                None => self.http_cache().lookup(key, cache_request),
+            };
+            match lookup {
                 Ok(CacheLookup::Fresh { response, body }) => {
                     return Ok(Response::from_cache(response, body, url, chain, None));
                 }
-                Ok(CacheLookup::Stale { request: stale }) => {
+                Ok(CacheLookup::Stale { request: stale }) if mode != CacheMode::OnlyIfCached => {
                     for name in [http::header::IF_NONE_MATCH, http::header::IF_MODIFIED_SINCE] {
                         if let Some(value) = stale.headers.get(&name) {
                             conditional.insert(name, value.clone());
                         }
                     }
                 }
+                _ if mode == CacheMode::OnlyIfCached => {
+                    return Err(fail(
+                        -400,
+                        url,
+                        "nothing usable in the cache (only-if-cached)",
+                    ));
+                }
                 _ => {}
             }
+        }
+        if mode == CacheMode::OnlyIfCached && cache.is_none() {
+            return Err(fail(-400, url, "only GETs can come from the cache"));
         }
 
         let emulation = self.network_emulation();
@@ -1088,12 +1155,34 @@ impl Session {
                     );
                 }
                 headers.extend(conditional.clone());
+                // The fetch standard's headers for the cache mode.
+                match mode {
+                    CacheMode::NoStore | CacheMode::Reload => {
+                        if !headers.contains_key(http::header::PRAGMA) {
+                            headers
+                                .insert(http::header::PRAGMA, HeaderValue::from_static("no-cache"));
+                        }
+                        if !headers.contains_key(http::header::CACHE_CONTROL) {
+                            headers.insert(
+                                http::header::CACHE_CONTROL,
+                                HeaderValue::from_static("no-cache"),
+                            );
+                        }
+                    }
+                    CacheMode::NoCache if !headers.contains_key(http::header::CACHE_CONTROL) => {
+                        headers.insert(
+                            http::header::CACHE_CONTROL,
+                            HeaderValue::from_static("max-age=0"),
+                        );
+                    }
+                    _ => {}
+                }
             }
             if absolute_form {
                 // Through an HTTP proxy, an http URL is requested whole.
                 head = head.uri(url.as_str());
             }
-            let body = request_body(request);
+            let body = request_body(request, emulation.upload_throughput);
             match conn {
                 Conn::H2 {
                     mut sender,
@@ -2018,11 +2107,71 @@ enum Conn {
     },
 }
 
-/// A request's body for hyper.
-fn request_body(request: &Request) -> ReqBody {
-    Full::new(request.body.clone())
-        .map_err(|never| match never {})
-        .boxed()
+/// A request's body for hyper, paced at `upload_rate` bytes per second
+/// when the session emulates a slow uplink.
+fn request_body(request: &Request, upload_rate: f64) -> ReqBody {
+    match Throttle::new(upload_rate) {
+        Some(throttle) if !request.body.is_empty() => PacedBody {
+            data: request.body.clone(),
+            throttle,
+            sleep: None,
+        }
+        .boxed(),
+        _ => Full::new(request.body.clone())
+            .map_err(|never| match never {})
+            .boxed(),
+    }
+}
+
+/// How many bytes a paced body sends at once.
+const PACED_CHUNK: usize = 16 * 1024;
+
+/// A body sent no faster than its throttle allows: each chunk waits until
+/// the bytes before it have had their time.
+struct PacedBody {
+    data: Bytes,
+    throttle: Throttle,
+    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl hyper::body::Body for PacedBody {
+    type Data = Bytes;
+    type Error = crate::pool::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        use std::future::Future;
+        use std::task::Poll;
+
+        let this = self.get_mut();
+        if let Some(sleep) = &mut this.sleep {
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.sleep = None;
+        }
+        if this.data.is_empty() {
+            return Poll::Ready(None);
+        }
+        let chunk = this.data.split_to(this.data.len().min(PACED_CHUNK));
+        this.throttle.sent += chunk.len() as f64;
+        let due = this.throttle.start
+            + std::time::Duration::from_secs_f64(
+                this.throttle.sent / this.throttle.bytes_per_second,
+            );
+        this.sleep = Some(Box::pin(tokio::time::sleep_until(due)));
+        Poll::Ready(Some(Ok(hyper::body::Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_empty() && self.sleep.is_none()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.data.len() as u64)
+    }
 }
 
 /// Whether a body error means the connection ended before the body did.

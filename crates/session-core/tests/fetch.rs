@@ -95,13 +95,15 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
         )
     } else if target == "/echo" {
         let text = format!(
-            "method={method}\nuser-agent={}\naccept-language={}\naccept-encoding={}\ncookie={}\nauthorization={}\nvia={}\nbody={}\n",
+            "method={method}\nuser-agent={}\naccept-language={}\naccept-encoding={}\ncookie={}\nauthorization={}\nvia={}\npragma={}\ncache-control={}\nbody={}\n",
             header("user-agent"),
             header("accept-language"),
             header("accept-encoding"),
             header("cookie"),
             header("authorization"),
             header("via"),
+            header("pragma"),
+            header("cache-control"),
             String::from_utf8_lossy(&body)
         );
         ("200 OK", String::new(), text)
@@ -168,6 +170,20 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
             "Cache-Control: max-age=60\r\n".to_owned(),
             format!("cached copy {}", requests.load(Ordering::SeqCst)),
         )
+    } else if target == "/stale" {
+        if header("if-none-match") == "\"s1\"" {
+            (
+                "304 Not Modified",
+                "ETag: \"s1\"\r\nCache-Control: max-age=0\r\n".to_owned(),
+                String::new(),
+            )
+        } else {
+            (
+                "200 OK",
+                "ETag: \"s1\"\r\nCache-Control: max-age=0\r\n".to_owned(),
+                format!("stale copy {}", requests.load(Ordering::SeqCst)),
+            )
+        }
     } else if target == "/validated" {
         if header("if-none-match") == "\"v1\"" {
             (
@@ -1118,6 +1134,26 @@ async fn network_emulation_goes_offline_adds_latency_and_throttles() {
         "{elapsed} s for {expected} s"
     );
 
+    // Uploads too: 320,000 bytes posted at 200,000 bytes per second.
+    ses.enable_network_emulation(NetworkEmulation {
+        upload_throughput: rate,
+        ..Default::default()
+    });
+    let mut post = get("/echo");
+    post.method = Method::POST;
+    post.body = bytes::Bytes::from(FILE.repeat(10_000));
+    let start = Instant::now();
+    let echoed = ses.fetch(post).await.unwrap().bytes().await.unwrap();
+    let elapsed = start.elapsed().as_secs_f64();
+    assert!(
+        echoed.len() > FILE.len() * 10_000,
+        "the server got the whole body"
+    );
+    assert!(
+        elapsed >= expected * 0.9 && elapsed <= expected * 1.1 + 0.2,
+        "upload: {elapsed} s for {expected} s"
+    );
+
     ses.disable_network_emulation();
     assert_eq!(ses.network_emulation(), NetworkEmulation::default());
     let start = Instant::now();
@@ -1472,6 +1508,11 @@ async fn broken_servers_get_chromiums_errors() {
     );
     let err = ses.fetch(get("/silent")).await.unwrap_err();
     assert_eq!(err.error.to_string(), "net::ERR_EMPTY_RESPONSE", "{err}");
+    // A server that never answers: the request's timeout ends it.
+    let mut slow = get("/slow");
+    slow.timeout = Some(std::time::Duration::from_millis(300));
+    let err = ses.fetch(slow).await.unwrap_err();
+    assert_eq!(err.error.to_string(), "net::ERR_TIMED_OUT", "{err}");
     let response = ses.fetch(get("/cut")).await.unwrap();
     let err = response.bytes().await.unwrap_err();
     assert_eq!(
@@ -1479,4 +1520,96 @@ async fn broken_servers_get_chromiums_errors() {
         "net::ERR_CONTENT_LENGTH_MISMATCH",
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn fetch_cache_modes_read_and_write_the_cache_as_the_standard_says() {
+    use sesh_core::net::CacheMode;
+
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let server = http_server();
+    let get = |path: &str, mode: CacheMode| {
+        let mut request = Request::get(url(&server, "127.0.0.1", path, false));
+        request.cache = mode;
+        request
+    };
+    let sent = || server.requests.load(Ordering::SeqCst);
+    let body = |r: sesh_core::net::Response| async move {
+        String::from_utf8(r.bytes().await.unwrap()).unwrap()
+    };
+
+    // reload: the server answers, and its answer replaces the stored one.
+    let stored = body(ses.fetch(get("/cached", CacheMode::Default)).await.unwrap()).await;
+    let before = sent();
+    let reloaded = ses.fetch(get("/cached", CacheMode::Reload)).await.unwrap();
+    assert!(!reloaded.from_cache);
+    let reloaded = body(reloaded).await;
+    assert_eq!(sent(), before + 1);
+    assert_ne!(reloaded, stored);
+    let cached = ses.fetch(get("/cached", CacheMode::Default)).await.unwrap();
+    assert!(cached.from_cache);
+    assert_eq!(body(cached).await, reloaded);
+
+    // no-cache: even a fresh answer is checked with the server.
+    let before = sent();
+    assert!(
+        !ses.fetch(get("/cached", CacheMode::NoCache))
+            .await
+            .unwrap()
+            .from_cache
+    );
+    assert_eq!(sent(), before + 1);
+
+    // A stale answer: default revalidates (304), force-cache and
+    // only-if-cached use it without asking.
+    let first = body(ses.fetch(get("/stale", CacheMode::Default)).await.unwrap()).await;
+    let before = sent();
+    let revalidated = ses.fetch(get("/stale", CacheMode::Default)).await.unwrap();
+    assert!(revalidated.from_cache);
+    assert_eq!(sent(), before + 1, "revalidated with the server");
+    assert_eq!(body(revalidated).await, first);
+    for mode in [CacheMode::ForceCache, CacheMode::OnlyIfCached] {
+        let before = sent();
+        let response = ses.fetch(get("/stale", mode)).await.unwrap();
+        assert!(response.from_cache, "{mode:?}");
+        assert_eq!(body(response).await, first);
+        assert_eq!(sent(), before, "{mode:?} asked the server");
+    }
+
+    // only-if-cached with nothing stored fails without a request.
+    let before = sent();
+    let err = ses
+        .fetch(get("/never-fetched", CacheMode::OnlyIfCached))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error.to_string(), "net::ERR_CACHE_MISS", "{err}");
+    assert_eq!(sent(), before);
+    // force-cache with nothing stored goes out.
+    assert!(
+        !ses.fetch(get("/cached-later", CacheMode::ForceCache))
+            .await
+            .unwrap()
+            .from_cache
+    );
+    assert_eq!(sent(), before + 1);
+
+    // The standard's request headers for each mode.
+    for (mode, pragma, cache_control) in [
+        (CacheMode::Default, "", ""),
+        (CacheMode::NoStore, "no-cache", "no-cache"),
+        (CacheMode::Reload, "no-cache", "no-cache"),
+        (CacheMode::NoCache, "", "max-age=0"),
+    ] {
+        let echoed = lines(
+            &ses.fetch(get("/echo", mode))
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap(),
+        );
+        assert_eq!(echoed["pragma"], pragma, "{mode:?}");
+        assert_eq!(echoed["cache-control"], cache_control, "{mode:?}");
+    }
 }
