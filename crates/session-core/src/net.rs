@@ -76,8 +76,15 @@ pub struct Request {
     /// Extra headers; the session's `User-Agent` and `Accept-Language` are
     /// added when absent.
     pub headers: HeaderMap,
-    /// The body.
+    /// The body, when it is bytes (sent again as needed: a 307/308
+    /// redirect, an authentication round).
     pub body: Bytes,
+    /// A body read as it is sent (chunked when its length is unknown),
+    /// set with [`Request::with_body_stream`]; it wins over `body`. It is
+    /// read once: a request that would have to send it again (a 307/308
+    /// redirect, an authentication round, a closed pooled socket) fails
+    /// with `net::ERR_UPLOAD_STREAM_REWIND_NOT_SUPPORTED`, as in Chromium.
+    pub body_stream: Option<BodyStream>,
     /// Redirect handling.
     pub redirect: RedirectMode,
     /// Cookie handling.
@@ -441,7 +448,58 @@ impl AbortHandle {
     }
 }
 
+/// A request body read as it is sent: any [`hyper::body::Body`] of
+/// [`Bytes`]. Clones share it; the first send takes it.
+#[derive(Clone)]
+pub struct BodyStream {
+    body: Arc<std::sync::Mutex<Option<ReqBody>>>,
+    /// Its length when known (sent as `Content-Length`).
+    length: Option<u64>,
+}
+
+impl std::fmt::Debug for BodyStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyStream")
+            .field("length", &self.length)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BodyStream {
+    /// Wraps `body`.
+    pub fn new<B>(body: B) -> Self
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + Sync + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let length = body.size_hint().exact();
+        BodyStream {
+            body: Arc::new(std::sync::Mutex::new(Some(
+                body.map_err(Into::into).boxed(),
+            ))),
+            length,
+        }
+    }
+
+    fn take(&self) -> Option<ReqBody> {
+        self.body
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
 impl Request {
+    /// The same request with `body` streamed as its body.
+    pub fn with_body_stream<B>(mut self, body: B) -> Self
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + Sync + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.body_stream = Some(BodyStream::new(body));
+        self
+    }
+
     /// A `GET` of `url` with the defaults.
     pub fn get(url: Url) -> Self {
         Request {
@@ -449,6 +507,7 @@ impl Request {
             url,
             headers: HeaderMap::new(),
             body: Bytes::new(),
+            body_stream: None,
             redirect: RedirectMode::Follow,
             credentials: Credentials::Include,
             site_for_cookies: None,
@@ -919,6 +978,7 @@ impl Session {
             {
                 request.method = Method::GET;
                 request.body = Bytes::new();
+                request.body_stream = None;
                 request.headers.remove(CONTENT_TYPE);
                 request.headers.remove(CONTENT_LENGTH);
             }
@@ -1182,7 +1242,7 @@ impl Session {
                 // Through an HTTP proxy, an http URL is requested whole.
                 head = head.uri(url.as_str());
             }
-            let body = request_body(request, emulation.upload_throughput);
+            let body = request_body(request, emulation.upload_throughput)?;
             match conn {
                 Conn::H2 {
                     mut sender,
@@ -2109,8 +2169,26 @@ enum Conn {
 
 /// A request's body for hyper, paced at `upload_rate` bytes per second
 /// when the session emulates a slow uplink.
-fn request_body(request: &Request, upload_rate: f64) -> ReqBody {
-    match Throttle::new(upload_rate) {
+fn request_body(request: &Request, upload_rate: f64) -> Result<ReqBody, FetchError> {
+    if let Some(stream) = &request.body_stream {
+        let body = stream.take().ok_or_else(|| {
+            fail(
+                -25,
+                &request.url,
+                "the streamed body was sent already and cannot be sent again",
+            )
+        })?;
+        return Ok(match Throttle::new(upload_rate) {
+            Some(throttle) => PacedStream {
+                inner: body,
+                throttle,
+                sleep: None,
+            }
+            .boxed(),
+            None => body,
+        });
+    }
+    Ok(match Throttle::new(upload_rate) {
         Some(throttle) if !request.body.is_empty() => PacedBody {
             data: request.body.clone(),
             throttle,
@@ -2120,6 +2198,51 @@ fn request_body(request: &Request, upload_rate: f64) -> ReqBody {
         _ => Full::new(request.body.clone())
             .map_err(|never| match never {})
             .boxed(),
+    })
+}
+
+/// A streamed body paced by a throttle: each frame waits until the bytes
+/// before it have had their time.
+struct PacedStream {
+    inner: ReqBody,
+    throttle: Throttle,
+    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl hyper::body::Body for PacedStream {
+    type Data = Bytes;
+    type Error = crate::pool::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        use std::future::Future;
+        use std::task::Poll;
+
+        let this = self.get_mut();
+        if let Some(sleep) = &mut this.sleep {
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.sleep = None;
+        }
+        let frame = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &frame
+            && let Some(data) = frame.data_ref()
+        {
+            this.throttle.sent += data.len() as f64;
+            let due = this.throttle.start
+                + std::time::Duration::from_secs_f64(
+                    this.throttle.sent / this.throttle.bytes_per_second,
+                );
+            this.sleep = Some(Box::pin(tokio::time::sleep_until(due)));
+        }
+        frame
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
