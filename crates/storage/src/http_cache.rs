@@ -269,8 +269,9 @@ impl HttpCache {
     }
 
     /// Stores a response to a GET when HTTP allows (a browser's private
-    /// cache: `no-store` is not stored, `private` is). Returns whether it was
-    /// stored.
+    /// cache: `no-store` is not stored, `private` is) and it could be used
+    /// again (fresh for a while, or with an `ETag` or `Last-Modified` to
+    /// revalidate it by). Returns whether it was stored.
     ///
     /// # Errors
     ///
@@ -304,6 +305,13 @@ impl HttpCache {
         }
         let policy = Self::policy(req, res, now);
         if !policy.is_storable() {
+            return Ok(false);
+        }
+        // An answer stale from the start with nothing to revalidate it by
+        // could never be used: writing it would only cost.
+        let validators = res.headers().contains_key(http::header::ETAG)
+            || res.headers().contains_key(http::header::LAST_MODIFIED);
+        if !validators && policy.time_to_live(now).is_zero() {
             return Ok(false);
         }
         let size = body.len() as u64 + header_bytes(&policy);

@@ -62,6 +62,33 @@ fn storability_follows_http() {
         .unwrap(),
         "a browser cache keeps private responses"
     );
+    // Stale at once with nothing to revalidate by: never reusable, not
+    // written; a validator makes it worth keeping.
+    let z = CacheKey::new("https://a.test/z");
+    assert!(
+        !c.store_at(&z, &get("https://a.test/z"), &res(&[]), b"z", at(0))
+            .unwrap()
+    );
+    assert!(
+        !c.store_at(
+            &z,
+            &get("https://a.test/z"),
+            &res(&[("cache-control", "max-age=0")]),
+            b"z",
+            at(0)
+        )
+        .unwrap()
+    );
+    assert!(
+        c.store_at(
+            &z,
+            &get("https://a.test/z"),
+            &res(&[("cache-control", "no-cache"), ("etag", "\"1\"")]),
+            b"z",
+            at(0)
+        )
+        .unwrap()
+    );
     let post = http::Request::post("https://a.test/y").body(()).unwrap();
     assert!(
         !c.store_at(
