@@ -144,11 +144,16 @@ impl Throttle {
         })
     }
 
-    /// Waits until `len` more bytes may pass.
-    async fn pass(&mut self, len: usize) {
+    /// Counts `len` bytes sent now; the timer says when the next may go.
+    fn spend(&mut self, len: usize) -> std::pin::Pin<Box<tokio::time::Sleep>> {
         self.sent += len as f64;
         let due = std::time::Duration::from_secs_f64(self.sent / self.bytes_per_second);
-        tokio::time::sleep_until(self.start + due).await;
+        Box::pin(tokio::time::sleep_until(self.start + due))
+    }
+
+    /// Waits until `len` more bytes may pass.
+    async fn pass(&mut self, len: usize) {
+        self.spend(len).await;
     }
 }
 
@@ -2217,26 +2222,17 @@ impl hyper::body::Body for PacedStream {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        use std::future::Future;
         use std::task::Poll;
 
         let this = self.get_mut();
-        if let Some(sleep) = &mut this.sleep {
-            if sleep.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            this.sleep = None;
+        if paused(&mut this.sleep, cx) {
+            return Poll::Pending;
         }
         let frame = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &frame
             && let Some(data) = frame.data_ref()
         {
-            this.throttle.sent += data.len() as f64;
-            let due = this.throttle.start
-                + std::time::Duration::from_secs_f64(
-                    this.throttle.sent / this.throttle.bytes_per_second,
-                );
-            this.sleep = Some(Box::pin(tokio::time::sleep_until(due)));
+            this.sleep = Some(this.throttle.spend(data.len()));
         }
         frame
     }
@@ -2244,6 +2240,23 @@ impl hyper::body::Body for PacedStream {
     fn size_hint(&self) -> hyper::body::SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// Whether a paced body still has to wait (its timer pending); a timer
+/// that went off is cleared.
+fn paused(
+    sleep: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    cx: &mut std::task::Context<'_>,
+) -> bool {
+    use std::future::Future;
+
+    if let Some(timer) = sleep {
+        if timer.as_mut().poll(cx).is_pending() {
+            return true;
+        }
+        *sleep = None;
+    }
+    false
 }
 
 /// How many bytes a paced body sends at once.
@@ -2265,26 +2278,17 @@ impl hyper::body::Body for PacedBody {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        use std::future::Future;
         use std::task::Poll;
 
         let this = self.get_mut();
-        if let Some(sleep) = &mut this.sleep {
-            if sleep.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            this.sleep = None;
+        if paused(&mut this.sleep, cx) {
+            return Poll::Pending;
         }
         if this.data.is_empty() {
             return Poll::Ready(None);
         }
         let chunk = this.data.split_to(this.data.len().min(PACED_CHUNK));
-        this.throttle.sent += chunk.len() as f64;
-        let due = this.throttle.start
-            + std::time::Duration::from_secs_f64(
-                this.throttle.sent / this.throttle.bytes_per_second,
-            );
-        this.sleep = Some(Box::pin(tokio::time::sleep_until(due)));
+        this.sleep = Some(this.throttle.spend(chunk.len()));
         Poll::Ready(Some(Ok(hyper::body::Frame::data(chunk))))
     }
 

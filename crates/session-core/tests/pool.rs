@@ -145,6 +145,19 @@ async fn get(ses: &sesh_core::Session, url: &Url) -> String {
     String::from_utf8(response.bytes().await.unwrap()).unwrap()
 }
 
+/// `n` GETs of `url` at once, each on a task of its own.
+async fn get_all(ses: &sesh_core::Session, url: &Url, n: usize) {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (ses, url) = (ses.clone(), url.clone());
+            tokio::spawn(async move { get(&ses, &url).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn sequential_requests_share_one_kept_alive_socket() {
     let server = server(Mode::Normal, None);
@@ -182,15 +195,7 @@ async fn a_group_holds_six_sockets_and_further_requests_wait() {
         }
     );
     let url = server.url(false);
-    let tasks: Vec<_> = (0..14)
-        .map(|_| {
-            let (ses, url) = (ses.clone(), url.clone());
-            tokio::spawn(async move { get(&ses, &url).await })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    get_all(&ses, &url, 14).await;
     assert_eq!(server.accepts(), 6, "Chromium's 6 per host");
     assert_eq!(server.busiest.load(Ordering::SeqCst), 6);
     assert_eq!(server.requests.load(Ordering::SeqCst), 14);
@@ -202,15 +207,7 @@ async fn a_group_holds_six_sockets_and_further_requests_wait() {
         total: 256,
     });
     let url = server.url(false);
-    let tasks: Vec<_> = (0..6)
-        .map(|_| {
-            let (ses, url) = (ses.clone(), url.clone());
-            tokio::spawn(async move { get(&ses, &url).await })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    get_all(&ses, &url, 6).await;
     assert_eq!(server.accepts(), 2);
     assert_eq!(server.busiest.load(Ordering::SeqCst), 2);
 }
@@ -249,15 +246,7 @@ async fn preconnect_opens_exactly_the_sockets_asked_for() {
     // The group already holds three: asking for two opens none.
     assert_eq!(ses.preconnect(url.as_str(), 2).await.unwrap(), 0);
     // Requests use the sockets opened ahead.
-    let tasks: Vec<_> = (0..3)
-        .map(|_| {
-            let (ses, url) = (ses.clone(), url.clone());
-            tokio::spawn(async move { get(&ses, &url).await })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    get_all(&ses, &url, 3).await;
     assert_eq!(server.accepts(), 3);
 }
 
@@ -355,14 +344,6 @@ async fn requests_through_tinyproxy_survive_its_closed_keep_alive_sockets() {
     for _ in 0..50 {
         get(&ses, &url).await;
     }
-    let tasks: Vec<_> = (0..100)
-        .map(|_| {
-            let (ses, url) = (ses.clone(), url.clone());
-            tokio::spawn(async move { get(&ses, &url).await })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    get_all(&ses, &url, 100).await;
     assert_eq!(server.requests.load(Ordering::SeqCst), 150);
 }
