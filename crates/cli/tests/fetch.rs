@@ -175,3 +175,78 @@ fn json_output_and_net_errors() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("\"no colon\""), "{}", stderr(&out));
 }
+
+/// A PAC server that is also the proxy its script names: `/proxy.pac`
+/// sends the script; a request in absolute form is answered as a proxy.
+fn pac_and_proxy() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut first = String::new();
+                reader.read_line(&mut first).unwrap();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let target = first.split(' ').nth(1).unwrap_or_default().to_owned();
+                let (kind, body) = if target == "/proxy.pac" {
+                    (
+                        "application/x-ns-proxy-autoconfig",
+                        format!(
+                            "function FindProxyForURL(url, host) {{ return dnsDomainIs(host, '.sesh.test') ? 'PROXY {addr}' : 'DIRECT'; }}"
+                        ),
+                    )
+                } else {
+                    ("text/plain", format!("through the PAC's proxy: {target}"))
+                };
+                let mut out = stream;
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_pac_script_named_by_the_system_settings_is_fetched_over_http() {
+    let addr = pac_and_proxy();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = crate::sesh();
+    for name in [
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "XDG_CURRENT_DESKTOP",
+        "DESKTOP_SESSION",
+    ] {
+        cmd.env_remove(name);
+    }
+    // The session starts in system mode; auto_proxy names the script,
+    // which only the session's own network service can fetch.
+    let out = cmd
+        .env("auto_proxy", format!("http://{addr}/proxy.pac"))
+        .arg("--user-data-dir")
+        .arg(tmp.path())
+        .args(["fetch", "http://intranet.sesh.test/page"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "through the PAC's proxy: http://intranet.sesh.test/page"
+    );
+}

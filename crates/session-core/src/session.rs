@@ -98,6 +98,10 @@ pub(crate) struct Inner {
     /// crash, not listed as interrupted.
     active_downloads: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
     dns: crate::dns::HostResolver,
+    /// The system settings name a PAC script the session could not fetch
+    /// while it was being made (its network service did not exist yet):
+    /// the first resolution loads it.
+    pac_deferred: std::sync::atomic::AtomicBool,
 }
 
 /// The argument of `ses.clearStorageData(options)`; its JSON is Electron's.
@@ -216,8 +220,19 @@ impl Session {
                 ntlm_allowlist: RwLock::new(sesh_proxy_rules::BypassRules::parse("<-loopback>")),
                 active_downloads: std::sync::Mutex::new(std::collections::HashSet::new()),
                 dns,
+                pac_deferred: std::sync::atomic::AtomicBool::new(false),
             }),
         };
+        // A PAC script of the system settings (auto_proxy, GNOME's
+        // autoconfig URL) over http(s) needs the session's own network
+        // service: load it on first use, as Chromium loads it in the
+        // background, rather than answer DIRECT for good.
+        if session.inner.proxy.pac_error().is_some() {
+            session
+                .inner
+                .pac_deferred
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         housekeeping(&session.inner);
         Ok(session)
     }
@@ -782,6 +797,9 @@ impl Session {
     /// [`Error::Blocking`] when the work could not run (the runtime is
     /// shutting down).
     pub async fn set_proxy(&self, config: ProxyConfig) -> Result<()> {
+        self.inner
+            .pac_deferred
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         let proxy = self.inner.proxy.clone();
         tokio::task::spawn_blocking(move || proxy.set_proxy(config))
             .await
@@ -831,6 +849,13 @@ impl Session {
     ///
     /// As [`Session::resolve_proxy`].
     pub async fn resolve_proxy_detailed(&self, url: &str) -> Result<Resolution> {
+        if self
+            .inner
+            .pac_deferred
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.force_reload_proxy_config().await?;
+        }
         let proxy = self.inner.proxy.clone();
         let retry = self.inner.proxy_retry.clone();
         if !proxy.runs_script() {
