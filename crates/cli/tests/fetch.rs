@@ -249,4 +249,6 @@ fn a_pac_script_named_by_the_system_settings_is_fetched_over_http() {
         stdout(&out),
         "through the PAC's proxy: http://intranet.sesh.test/page"
     );
+    // Loading it later is expected, not a warning.
+    assert!(!stderr(&out).contains("WARN"), "{}", stderr(&out));
 }

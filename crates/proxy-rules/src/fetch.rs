@@ -10,6 +10,15 @@ use url::Url;
 pub trait PacFetcher: Send + Sync {
     /// The script's text, or why it could not be had.
     fn fetch(&self, url: &Url) -> Result<String, String>;
+
+    /// Whether `url` can be fetched now. A fetcher that is not ready yet
+    /// (a session still being made) says no: the failure is expected and
+    /// kept quietly, for a reload to retry, instead of being logged as a
+    /// warning.
+    fn ready_for(&self, url: &Url) -> bool {
+        let _ = url;
+        true
+    }
 }
 
 /// Reads `file:` and `data:` URLs; refuses others (they need the network).

@@ -194,6 +194,7 @@ impl ProxyResolver {
     }
 
     fn load_pac(&self, url: &str) -> Active {
+        let expected = Url::parse(url).is_ok_and(|u| !self.fetcher.ready_for(&u));
         let fetched = Url::parse(url)
             .map_err(|e| e.to_string())
             .and_then(|u| self.fetcher.fetch(&u))
@@ -206,8 +207,10 @@ impl ProxyResolver {
             fetched.and_then(|text| PacScript::load(&text, self.pac_options.clone()).map(Arc::new));
         #[cfg(not(feature = "pac"))]
         let script = fetched.and(Err(Error::PacUnavailable));
-        if let Err(e) = &script {
-            tracing::warn!(target: "sesh::proxy", "{e}; requests go DIRECT");
+        match &script {
+            Err(e) if expected => tracing::debug!(target: "sesh::proxy", "{e}; to be loaded later"),
+            Err(e) => tracing::warn!(target: "sesh::proxy", "{e}; requests go DIRECT"),
+            Ok(_) => {}
         }
         Active::Pac {
             url: url.to_owned(),

@@ -2406,6 +2406,10 @@ pub(crate) struct SessionPacFetcher {
 }
 
 impl sesh_proxy_rules::PacFetcher for SessionPacFetcher {
+    fn ready_for(&self, url: &Url) -> bool {
+        !matches!(url.scheme(), "http" | "https") || self.session.strong_count() > 0
+    }
+
     fn fetch(&self, url: &Url) -> Result<String, String> {
         if !matches!(url.scheme(), "http" | "https") {
             return sesh_proxy_rules::LocalFetcher.fetch(url);
