@@ -72,7 +72,8 @@ pub(crate) struct Args {
     /// or only-if-cached.
     #[arg(long, value_name = "MODE", default_value = "default", value_parser = cache_mode)]
     cache: sesh::net::CacheMode,
-    /// Print the response as JSON (status, headers, url, urlChain, body).
+    /// Print the response as JSON (status, statusText, headers, url,
+    /// urlChain, fromCache, body).
     #[arg(long)]
     json: bool,
 }
@@ -81,6 +82,7 @@ pub(crate) struct Args {
 #[serde(rename_all = "camelCase")]
 struct JsonResponse {
     status: u16,
+    status_text: String,
     headers: Vec<(String, String)>,
     url: String,
     url_chain: Vec<String>,
@@ -167,6 +169,7 @@ pub(crate) fn run(ses: &Session, args: &Args) -> anyhow::Result<ExitCode> {
         };
         if args.json {
             let status = response.status.as_u16();
+            let status_text = response.status_text.clone();
             let headers = response
                 .headers
                 .iter()
@@ -189,6 +192,7 @@ pub(crate) fn run(ses: &Session, args: &Args) -> anyhow::Result<ExitCode> {
             };
             let json = JsonResponse {
                 status,
+                status_text,
                 headers,
                 url,
                 url_chain,
@@ -198,7 +202,13 @@ pub(crate) fn run(ses: &Session, args: &Args) -> anyhow::Result<ExitCode> {
             writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
         } else {
             if args.include {
-                writeln!(out, "{:?} {}", response.version, response.status)?;
+                writeln!(
+                    out,
+                    "{:?} {} {}",
+                    response.version,
+                    response.status.as_u16(),
+                    response.status_text
+                )?;
                 for (k, v) in &response.headers {
                     writeln!(out, "{k}: {}", String::from_utf8_lossy(v.as_bytes()))?;
                 }

@@ -104,6 +104,7 @@ fn json_output_and_net_errors() {
     assert!(out.status.success(), "{}", stderr(&out));
     let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["status"], 200);
+    assert_eq!(json["statusText"], "OK");
     assert_eq!(json["urlChain"].as_array().unwrap().len(), 1);
     assert_eq!(json["fromCache"], false);
     assert!(json["body"].as_str().unwrap().starts_with("GET "));

@@ -633,6 +633,9 @@ fn accept_encoding(https: bool) -> &'static str {
 pub struct Response {
     /// The status.
     pub status: StatusCode,
+    /// The status text (fetch's `statusText`): the reason phrase the server
+    /// sent, or the standard one for its status.
+    pub status_text: String,
     /// The HTTP version.
     pub version: Version,
     /// The headers.
@@ -672,6 +675,23 @@ impl std::fmt::Debug for Lease {
             .field("addr", &self.idle.addr)
             .finish_non_exhaustive()
     }
+}
+
+/// The reason phrase of a response as sent (hyper keeps it when it is not
+/// the standard one), else the standard one; empty for HTTP/2, which has
+/// none, as in fetch.
+fn status_text(parts: &http::response::Parts) -> String {
+    if let Some(reason) = parts.extensions.get::<hyper::ext::ReasonPhrase>() {
+        return String::from_utf8_lossy(reason.as_bytes()).into_owned();
+    }
+    if parts.version == Version::HTTP_2 {
+        return String::new();
+    }
+    parts
+        .status
+        .canonical_reason()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Whether the connection of a response stays open after it (HTTP/1.1
@@ -738,6 +758,7 @@ impl Response {
     ) -> Response {
         Response {
             status: parts.status,
+            status_text: status_text(&parts),
             version: parts.version,
             headers: parts.headers,
             url: url.clone(),
@@ -1374,6 +1395,7 @@ impl Session {
         };
         Ok(Response {
             status: parts.status,
+            status_text: status_text(&parts),
             version: parts.version,
             headers: parts.headers,
             url: url.clone(),

@@ -170,6 +170,8 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
             "Cache-Control: max-age=60\r\n".to_owned(),
             format!("cached copy {}", requests.load(Ordering::SeqCst)),
         )
+    } else if target == "/reason" {
+        ("200 Fine Thanks", String::new(), "reason".to_owned())
     } else if target == "/stale" {
         if header("if-none-match") == "\"s1\"" {
             (
@@ -478,9 +480,16 @@ async fn a_fetch_carries_the_sessions_identity_and_cookies() {
         .await
         .unwrap();
     assert_eq!(response.status, 200);
+    assert_eq!(response.status_text, "OK");
     assert_eq!(response.remote_addr, Some(server.addr));
     assert_eq!(response.url_chain.len(), 1);
     assert_eq!(response.bytes().await.unwrap(), b"hello");
+    // The reason phrase as the server sent it.
+    let reason = ses
+        .fetch(Request::get(url(&server, "127.0.0.1", "/reason", false)))
+        .await
+        .unwrap();
+    assert_eq!(reason.status_text, "Fine Thanks");
 
     let echo = ses
         .fetch(Request::get(url(&server, "127.0.0.1", "/echo", false)))
@@ -986,6 +995,7 @@ async fn https_servers_that_speak_http2_get_http2() {
         .await
         .unwrap();
     assert_eq!(response.version, http::Version::HTTP_2);
+    assert_eq!(response.status_text, "", "HTTP/2 has no reason phrase");
     let body = String::from_utf8(response.bytes().await.unwrap()).unwrap();
     assert_eq!(body, "HTTP/2.0 /over/h2 ua=H2Test/1");
 }
