@@ -1074,6 +1074,33 @@ impl Session {
                     .iter()
                     .filter_map(|v| v.to_str().ok()),
             ) else {
+                // Only schemes sesh cannot answer. An app that handles
+                // `login` wants to get in: say why it cannot; without a
+                // handler the 401 is the answer, as when Chromium's login
+                // is cancelled.
+                let integrated = response
+                    .headers
+                    .get_all(&ask)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(','))
+                    .filter_map(|c| c.split_whitespace().next())
+                    .find(|scheme| {
+                        scheme.eq_ignore_ascii_case("ntlm")
+                            || scheme.eq_ignore_ascii_case("negotiate")
+                    })
+                    .map(str::to_owned);
+                if let Some(scheme) = integrated
+                    && self.login_handler().is_some()
+                {
+                    return Err(fail(
+                        -339,
+                        &request.url,
+                        format!(
+                            "the server asks for {scheme} authentication, which sesh does not support (Basic and Digest are)"
+                        ),
+                    ));
+                }
                 return Ok(response);
             };
             let realm = challenge.realm().to_owned();

@@ -170,6 +170,12 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
             "Cache-Control: max-age=60\r\n".to_owned(),
             format!("cached copy {}", requests.load(Ordering::SeqCst)),
         )
+    } else if target == "/ntlm" {
+        (
+            "401 Unauthorized",
+            "WWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\n".to_owned(),
+            "who are you".to_owned(),
+        )
     } else if target == "/reason" {
         ("200 Fine Thanks", String::new(), "reason".to_owned())
     } else if target == "/stale" {
@@ -1754,4 +1760,21 @@ async fn request_bodies_can_be_streams() {
     again.body = bytes::Bytes::from_static(b"resent");
     let got = lines(&ses.fetch(again).await.unwrap().bytes().await.unwrap());
     assert_eq!((got["method"].as_str(), got["len"].as_str()), ("POST", "6"));
+}
+
+#[tokio::test]
+async fn ntlm_and_negotiate_are_refused_clearly() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let server = http_server();
+    let get = || Request::get(url(&server, "127.0.0.1", "/ntlm", false));
+    // Without a login handler the 401 is the answer.
+    assert_eq!(ses.fetch(get()).await.unwrap().status, 401);
+    // An app that wants to log in learns why it cannot.
+    ses.set_login_handler(Some(Arc::new(|_challenge| {
+        Box::pin(async { Some(("user".to_owned(), "pass".to_owned())) })
+    })));
+    let err = ses.fetch(get()).await.unwrap_err();
+    assert_eq!(err.error.to_string(), "net::ERR_UNSUPPORTED_AUTH_SCHEME");
+    assert!(err.detail.contains("Negotiate"), "{err}");
 }
