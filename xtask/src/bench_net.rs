@@ -29,6 +29,7 @@ struct Lab {
     dir: PathBuf,
     http: u16,
     https: u16,
+    https2: u16,
     _server: Guard,
 }
 
@@ -65,6 +66,7 @@ fn lab(root: &Path) -> anyhow::Result<Lab> {
     Ok(Lab {
         http: port("http")?,
         https: port("https")?,
+        https2: port("https2")?,
         bin,
         dir,
         _server: server,
@@ -231,6 +233,7 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
     let proxy = format!("http://127.0.0.1:{proxy_port}");
     let http = format!("http://127.0.0.1:{}/small", lab.http);
     let https = format!("https://127.0.0.1:{}/small", lab.https);
+    let https2 = format!("https://127.0.0.1:{}/small", lab.https2);
     let ca = lab.dir.join("ca.pem");
     let mut rows = Vec::new();
     let client = |name: &str, url: &str, n: usize, concurrency: usize, extra: &[&str]| {
@@ -290,6 +293,14 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
                 ("sesh", vec!["--per-host", "64"]),
                 ("reqwest", vec![]),
             ],
+            false,
+        ),
+        (
+            "https with HTTP/2 offered, 64 tasks",
+            &https2,
+            100_000,
+            64,
+            vec![("sesh", vec![]), ("reqwest", vec![])],
             false,
         ),
         (

@@ -1,6 +1,6 @@
 //! The network benchmarks' parts, run by `cargo xtask bench fetch` and
-//! `cargo xtask bench download`: a loopback server (hyper, HTTP and HTTPS
-//! with an rcgen CA), and the same workload driven by sesh and by its
+//! `cargo xtask bench download`: a loopback server (hyper: HTTP/1.1, and
+//! HTTPS with an rcgen CA offering HTTP/2 and HTTP/1.1 by ALPN), and the same workload driven by sesh and by its
 //! peers (reqwest, hyper-util's client, hyper over tokio-rustls), each in a
 //! process of its own so that its memory can be measured. Every client
 //! prints one line of JSON.
@@ -31,8 +31,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serves `/small` (64 bytes) and `/big/BYTES` over HTTP and HTTPS on
-    /// 127.0.0.1; writes the CA to `DIR/ca.pem` and prints the ports.
+    /// Serves `/small` (64 bytes) and `/big/BYTES` over HTTP, HTTPS with
+    /// HTTP/1.1 and HTTPS with HTTP/2 offered, on 127.0.0.1; writes the CA
+    /// to `DIR/ca.pem` and prints the ports.
     Serve {
         /// Where the CA certificate goes.
         #[arg(long)]
@@ -233,15 +234,25 @@ async fn serve(dir: &Path) -> anyhow::Result<()> {
         vec![leaf.der().clone(), ca.der().clone()],
         rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
     )?;
+    // One HTTPS port speaks HTTP/1.1 only; the other HTTP/2 as well, to
+    // clients that offer it (as most servers do).
+    let mut h2_config = config.clone();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    h2_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let h2_acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(h2_config));
     let chunk = Bytes::from(vec![b'z'; 1 << 20]);
 
     let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let tls = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let tls2 = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!(
         "{}",
-        json!({"http": plain.local_addr()?.port(), "https": tls.local_addr()?.port()})
+        json!({
+            "http": plain.local_addr()?.port(),
+            "https": tls.local_addr()?.port(),
+            "https2": tls2.local_addr()?.port(),
+        })
     );
     let accept = |listener: tokio::net::TcpListener,
                   acceptor: Option<tokio_rustls::TlsAcceptor>| {
@@ -258,24 +269,41 @@ async fn serve(dir: &Path) -> anyhow::Result<()> {
                         let response = respond(&request, &chunk);
                         async move { Ok::<_, std::convert::Infallible>(response) }
                     });
-                    let http = hyper::server::conn::http1::Builder::new();
                     match acceptor {
                         Some(acceptor) => {
                             if let Ok(stream) = acceptor.accept(stream).await {
+                                let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                                 let io = hyper_util::rt::TokioIo::new(stream);
-                                let _ = http.serve_connection(io, service).await;
+                                if h2 {
+                                    let _ = hyper::server::conn::http2::Builder::new(
+                                        hyper_util::rt::TokioExecutor::new(),
+                                    )
+                                    .max_concurrent_streams(256)
+                                    .serve_connection(io, service)
+                                    .await;
+                                } else {
+                                    let _ = hyper::server::conn::http1::Builder::new()
+                                        .serve_connection(io, service)
+                                        .await;
+                                }
                             }
                         }
                         None => {
                             let io = hyper_util::rt::TokioIo::new(stream);
-                            let _ = http.serve_connection(io, service).await;
+                            let _ = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(io, service)
+                                .await;
                         }
                     }
                 });
             }
         }
     };
-    tokio::join!(accept(plain, None), accept(tls, Some(acceptor)));
+    tokio::join!(
+        accept(plain, None),
+        accept(tls, Some(acceptor)),
+        accept(tls2, Some(h2_acceptor))
+    );
     Ok(())
 }
 
