@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 
 const ROUNDS: usize = 3;
 
+/// The longest one run may take.
+const RUN_LIMIT: Duration = Duration::from_secs(180);
+
 /// A child process killed on drop.
 struct Guard(Child);
 
@@ -109,6 +112,22 @@ fn run(cmd: &mut Command) -> anyhow::Result<(Run, Option<Value>)> {
         }
         if let Some(status) = child.try_wait()? {
             break status;
+        }
+        if started.elapsed() > RUN_LIMIT {
+            // A run that hangs is a finding, not a reason to wait forever:
+            // stop it and say what it printed (the sesh client reports its
+            // pool when it stops making progress).
+            let _ = child.kill();
+            let _ = child.wait();
+            let mut err = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                std::io::Read::read_to_string(&mut stderr, &mut err)?;
+            }
+            bail!(
+                "{shown} did not finish within {} s: {}",
+                RUN_LIMIT.as_secs(),
+                err.trim()
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     };

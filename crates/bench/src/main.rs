@@ -387,8 +387,24 @@ async fn fetch_sesh(options: &FetchOptions) -> anyhow::Result<usize> {
     }
     let url = options.url.clone();
     let fresh = options.fresh;
-    Ok(spread(options, move || {
-        let (ses, url) = (ses.clone(), url.clone());
+    // A run that stops making progress says what the pool holds.
+    let done = Arc::new(AtomicUsize::new(0));
+    let watchdog = {
+        let (ses, done) = (ses.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut last = usize::MAX;
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                let now = done.load(Ordering::Relaxed);
+                if now == last {
+                    eprintln!("no progress for 10 s: {:?}", ses.connections());
+                }
+                last = now;
+            }
+        })
+    };
+    let errors = spread(options, move || {
+        let (ses, url, done) = (ses.clone(), url.clone(), done.clone());
         async move {
             let mut request = sesh_core::net::Request::get(url);
             if fresh {
@@ -402,10 +418,13 @@ async fn fetch_sesh(options: &FetchOptions) -> anyhow::Result<usize> {
                 bail!("status {}", response.status);
             }
             while response.chunk().await?.is_some() {}
+            done.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
     })
-    .await)
+    .await;
+    watchdog.abort();
+    Ok(errors)
 }
 
 fn reqwest_client(options: &FetchOptions) -> anyhow::Result<reqwest::Client> {

@@ -215,10 +215,28 @@ pub(crate) struct Pool {
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = self.lock();
+        let groups: Vec<String> = state
+            .groups
+            .iter()
+            .map(|(k, g)| {
+                format!(
+                    "{}:{}:{} via {}: {} sockets, {} idle, {} h2, {} waiting",
+                    if k.https { "https" } else { "http" },
+                    k.host,
+                    k.port,
+                    k.route,
+                    g.sockets,
+                    g.idle.len(),
+                    g.h2.len(),
+                    g.waiters.len()
+                )
+            })
+            .collect();
         f.debug_struct("Pool")
-            .field("groups", &state.groups.len())
+            .field("groups", &groups)
             .field("total", &state.total)
             .field("limits", &state.limits)
+            .field("epoch", &state.epoch)
             .finish()
     }
 }
