@@ -23,6 +23,17 @@ struct Dnsmasq {
 
 impl Dnsmasq {
     fn start() -> Dnsmasq {
+        // The port is picked free for UDP; dnsmasq needs it for TCP too,
+        // and another test may hold that: try again on another port.
+        for _ in 0..10 {
+            if let Some(dns) = Self::try_start() {
+                return dns;
+            }
+        }
+        panic!("dnsmasq did not start on any of ten ports");
+    }
+
+    fn try_start() -> Option<Dnsmasq> {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("queries.log");
         let port = std::net::UdpSocket::bind("127.0.0.1:0")
@@ -30,7 +41,7 @@ impl Dnsmasq {
             .local_addr()
             .unwrap()
             .port();
-        let child = std::process::Command::new("dnsmasq")
+        let mut child = std::process::Command::new("dnsmasq")
             .args([
                 "--keep-in-foreground",
                 "--conf-file=/dev/null",
@@ -51,18 +62,21 @@ impl Dnsmasq {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("dnsmasq must be installed (.ci/run installs dnsmasq-base)");
-        // Ready once it answers over TCP too.
+        // Ready once it answers over TCP too; gone if the port was taken.
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if child.try_wait().unwrap().is_some() {
+                return None;
+            }
             assert!(Instant::now() < deadline, "dnsmasq did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Dnsmasq {
+        Some(Dnsmasq {
             child,
             port,
             log,
             _dir: dir,
-        }
+        })
     }
 
     /// How many A queries for `name` it has seen.
