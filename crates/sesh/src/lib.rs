@@ -63,7 +63,8 @@ pub mod tls {
     pub use sesh_cert_verify::*;
 }
 
-/// The network service: `Session::fetch`'s request, response and errors.
+/// The network service: `Session::fetch`'s request, response and errors,
+/// the connection pool's limits and priorities, the host resolver.
 pub mod net {
     pub use sesh_core::net::*;
 }

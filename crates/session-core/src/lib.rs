@@ -9,7 +9,10 @@
 //! agent, preloads, download and code cache paths), its storage
 //! ([`sesh_storage::Backend`]) and its notifications ([`Session::subscribe`]);
 //! decisions the application makes (Electron's `setXxxHandler` methods and
-//! events with a callback) go through a [`HandlerSlot`].
+//! events with a callback) go through a [`HandlerSlot`]. Its network service
+//! ([`net`], [`Session::fetch`]) carries every request of the session —
+//! fetches, downloads, PAC scripts — through one connection pool, its
+//! proxies, TLS verifier, host resolver, cookies and HTTP cache.
 //!
 //! ```
 //! use sesh_core::{PartitionOptions, Sessions};

@@ -34,6 +34,7 @@ type BoxIo = Box<dyn Io>;
 use url::Url;
 
 use crate::Session;
+pub use crate::dns::{HostResolver, HostResolverConfig, LookupError};
 use crate::pool::{Checkout, Idle, Pool, PoolKey, ReqBody, Slot};
 pub use crate::pool::{ConnectionLimits, Priority, UNUSED_IDLE_TIMEOUT, USED_IDLE_TIMEOUT};
 
