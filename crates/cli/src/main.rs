@@ -215,7 +215,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Download(args) => download::run(&open_session(&cli)?, args),
         Command::Fetch(args) => fetch::run(&open_session(&cli)?, args),
         Command::DownloadName(args) => download_name::run(args).map(|()| ExitCode::SUCCESS),
-        Command::ResolveProxy(args) => resolve_proxy::run(args).map(|()| ExitCode::SUCCESS),
+        Command::ResolveProxy(args) => {
+            resolve_proxy::run(args, || open_session(&cli)).map(|()| ExitCode::SUCCESS)
+        }
         Command::Tour => tour::run(&sessions(&cli)?).map(|()| ExitCode::SUCCESS),
     }
 }

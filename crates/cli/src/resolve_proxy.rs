@@ -27,7 +27,8 @@ pub(crate) struct Args {
         help = "proxyBypassRules, e.g. \"*.corp, <local>\""
     )]
     bypass: Option<String>,
-    /// The PAC script: a file path, or a file: or data: URL.
+    /// The PAC script: a file path, or a file:, data:, http: or https: URL
+    /// (fetched directly through the chosen partition's session).
     #[arg(long, value_name = "PATH_OR_URL")]
     pac: Option<String>,
     /// Print one JSON object per URL, with the typed proxy list.
@@ -61,7 +62,48 @@ fn pac_url(pac: &str) -> anyhow::Result<String> {
         .map_err(|()| anyhow::anyhow!("{} cannot be a file: URL", path.display()))
 }
 
-pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+/// Fetches PAC scripts as the session does: file: and data: locally,
+/// http(s) through the session's network service, directly, 1 MiB at most.
+struct SessionFetcher(sesh::Session);
+
+/// The largest PAC script fetched, as in Chromium.
+const MAX_PAC_BYTES: usize = 1 << 20;
+
+impl sesh::proxy::PacFetcher for SessionFetcher {
+    fn fetch(&self, url: &Url) -> Result<String, String> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return sesh::proxy::PacFetcher::fetch(&LocalFetcher, url);
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            let mut request = sesh::net::Request::get(url.clone());
+            request.bypass_proxy = true;
+            request.timeout = Some(std::time::Duration::from_secs(30));
+            let mut response = self.0.fetch(request).await.map_err(|e| e.to_string())?;
+            if !response.status.is_success() {
+                return Err(format!("the server answered {}", response.status));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+                body.extend_from_slice(&chunk);
+                if body.len() > MAX_PAC_BYTES {
+                    return Err("the script is larger than 1 MiB".to_owned());
+                }
+            }
+            String::from_utf8(body).map_err(|_| "the script is not UTF-8".to_owned())
+        })
+    }
+}
+
+/// Runs `sesh resolve-proxy`; `session` opens the partition's session,
+/// asked for only when a PAC script has to come over the network.
+pub(crate) fn run(
+    args: &Args,
+    session: impl FnOnce() -> anyhow::Result<sesh::Session>,
+) -> anyhow::Result<()> {
     let mode = args
         .mode
         .as_deref()
@@ -82,7 +124,16 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             eprintln!("warning: {e}");
         }
     }
-    let resolver = ProxyResolver::new(Arc::new(LocalFetcher));
+    let over_network = config
+        .pac_script
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .is_some_and(|u| matches!(u.scheme(), "http" | "https"));
+    let resolver = if over_network {
+        ProxyResolver::new(Arc::new(SessionFetcher(session()?)))
+    } else {
+        ProxyResolver::new(Arc::new(LocalFetcher))
+    };
     resolver.set_proxy(config);
     if let Some(e) = resolver.pac_error() {
         eprintln!("error: {e}; every URL goes DIRECT");

@@ -110,3 +110,65 @@ fn bad_modes_and_urls_are_errors() {
     assert_eq!(stdout(&out), "DIRECT\n");
     assert!(stderr(&out).contains("\"not a url\""), "{}", stderr(&out));
 }
+
+#[test]
+fn a_pac_script_over_http_is_fetched_by_the_session() {
+    use std::io::{BufRead, BufReader, Write};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let (status, body) = if first.contains(" /corp.pac ") {
+                (
+                    "200 OK",
+                    "function FindProxyForURL(url, host) { return 'PROXY corp-proxy:8080; DIRECT'; }",
+                )
+            } else {
+                ("404 Not Found", "no")
+            };
+            let _ = write!(
+                reader.get_mut(),
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let out = crate::sesh_in(
+        tmp.path(),
+        &[
+            "resolve-proxy",
+            "--pac",
+            &format!("http://{addr}/corp.pac"),
+            "http://example.com/",
+        ],
+    );
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    assert_eq!(crate::stdout(&out), "PROXY corp-proxy:8080;DIRECT\n");
+    // A script the server does not have: DIRECT, and the reason.
+    let out = crate::sesh_in(
+        tmp.path(),
+        &[
+            "resolve-proxy",
+            "--pac",
+            &format!("http://{addr}/missing.pac"),
+            "http://example.com/",
+        ],
+    );
+    assert_eq!(crate::stdout(&out), "DIRECT\n");
+    assert!(
+        crate::stderr(&out).contains("404"),
+        "{}",
+        crate::stderr(&out)
+    );
+}
