@@ -62,42 +62,6 @@ fn pac_url(pac: &str) -> anyhow::Result<String> {
         .map_err(|()| anyhow::anyhow!("{} cannot be a file: URL", path.display()))
 }
 
-/// Fetches PAC scripts as the session does: file: and data: locally,
-/// http(s) through the session's network service, directly, 1 MiB at most.
-struct SessionFetcher(sesh::Session);
-
-/// The largest PAC script fetched, as in Chromium.
-const MAX_PAC_BYTES: usize = 1 << 20;
-
-impl sesh::proxy::PacFetcher for SessionFetcher {
-    fn fetch(&self, url: &Url) -> Result<String, String> {
-        if !matches!(url.scheme(), "http" | "https") {
-            return sesh::proxy::PacFetcher::fetch(&LocalFetcher, url);
-        }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        runtime.block_on(async {
-            let mut request = sesh::net::Request::get(url.clone());
-            request.bypass_proxy = true;
-            request.timeout = Some(std::time::Duration::from_secs(30));
-            let mut response = self.0.fetch(request).await.map_err(|e| e.to_string())?;
-            if !response.status.is_success() {
-                return Err(format!("the server answered {}", response.status));
-            }
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-                body.extend_from_slice(&chunk);
-                if body.len() > MAX_PAC_BYTES {
-                    return Err("the script is larger than 1 MiB".to_owned());
-                }
-            }
-            String::from_utf8(body).map_err(|_| "the script is not UTF-8".to_owned())
-        })
-    }
-}
-
 /// Runs `sesh resolve-proxy`; `session` opens the partition's session,
 /// asked for only when a PAC script has to come over the network.
 pub(crate) fn run(
@@ -129,8 +93,10 @@ pub(crate) fn run(
         .as_deref()
         .and_then(|u| Url::parse(u).ok())
         .is_some_and(|u| matches!(u.scheme(), "http" | "https"));
-    let resolver = if over_network {
-        ProxyResolver::new(Arc::new(SessionFetcher(session()?)))
+    // Kept alive while the resolver fetches through it.
+    let session = over_network.then(session).transpose()?;
+    let resolver = if let Some(ses) = &session {
+        ProxyResolver::new(Arc::new(sesh::net::SessionPacFetcher::new(ses)))
     } else {
         ProxyResolver::new(Arc::new(LocalFetcher))
     };

@@ -2449,10 +2449,20 @@ const MAX_PAC_BYTES: usize = 1 << 20;
 
 /// Fetches PAC scripts for a session's proxy resolver: `file:` and `data:`
 /// locally, `http(s):` through the session's network service, directly
-/// (never through a proxy), on a thread of its own so that it works from
-/// any context.
-pub(crate) struct SessionPacFetcher {
+/// (never through a proxy, 1 MiB and 30 s at most), on a thread of its own
+/// so that it works from any context. It does not keep the session alive.
+pub struct SessionPacFetcher {
     pub(crate) session: std::sync::Weak<crate::session::Inner>,
+}
+
+impl SessionPacFetcher {
+    /// The fetcher of `session`, for a [`sesh_proxy_rules::ProxyResolver`]
+    /// of the application's own.
+    pub fn new(session: &Session) -> Self {
+        SessionPacFetcher {
+            session: session.downgrade(),
+        }
+    }
 }
 
 impl sesh_proxy_rules::PacFetcher for SessionPacFetcher {

@@ -1118,6 +1118,10 @@ impl Session {
     pub(crate) fn upgrade(inner: &std::sync::Weak<Inner>) -> Option<Session> {
         inner.upgrade().map(|inner| Session { inner })
     }
+
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
 }
 
 impl PartialEq for Session {
