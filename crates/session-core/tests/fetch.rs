@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use http::Method;
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use sesh_core::net::{Credentials, RedirectMode, Request};
 use sesh_core::tls::NetError;
 use sesh_test_support::Ca;
@@ -318,18 +317,7 @@ fn http_server() -> Server {
 }
 
 fn https_server(ca: &Ca) -> Server {
-    let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![leaf.der.clone(), ca.der.clone()],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key.clone())),
-    )
-    .unwrap();
+    let config = ca.server_config(&["localhost", "127.0.0.1"]);
     let config = Arc::new(config);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -949,18 +937,7 @@ async fn https_servers_that_speak_http2_get_http2() {
     let (_tmp, _ud, sessions) = fresh();
     let ses = sessions.default_session().unwrap();
     let ca = Ca::root("sesh h2 test CA");
-    let leaf = ca.leaf(&["localhost"]);
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![leaf.der.clone(), ca.der.clone()],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key.clone())),
-    )
-    .unwrap();
+    let mut config = ca.server_config(&["localhost"]);
     config.alpn_protocols = vec![b"h2".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1379,18 +1356,7 @@ async fn an_https_proxy_is_reached_over_tls_and_its_certificate_checked() {
     let proxy = Tinyproxy::start(&[]);
     // TLS in front of tinyproxy: an HTTPS proxy on "localhost".
     let ca = Ca::root("sesh https proxy CA");
-    let leaf = ca.leaf(&["localhost"]);
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![leaf.der.clone(), ca.der.clone()],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key.clone())),
-    )
-    .unwrap();
+    let config = ca.server_config(&["localhost"]);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tls_port = listener.local_addr().unwrap().port();

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use sesh_core::net::{ConnectionLimits, Request};
 use sesh_core::{Error, SessionEvent};
 use sesh_test_support::Ca;
@@ -79,22 +78,7 @@ fn serve<S: Read + Write>(stream: S, mode: Mode, counters: [Arc<AtomicUsize>; 3]
 }
 
 fn server(mode: Mode, tls: Option<&Ca>) -> Server {
-    let config = tls.map(|ca| {
-        let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
-        Arc::new(
-            rustls::ServerConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf.der.clone(), ca.der.clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key.clone())),
-            )
-            .unwrap(),
-        )
-    });
+    let config = tls.map(|ca| Arc::new(ca.server_config(&["localhost", "127.0.0.1"])));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let counters = [

@@ -113,6 +113,21 @@ impl Ca {
     pub fn leaf(&self, names: &[&str]) -> Leaf {
         self.leaf_with(names, (2020, 2090), |_| {})
     }
+
+    /// A rustls server config (ring, default versions) presenting a new
+    /// leaf for `names` and this CA, for loopback test servers.
+    pub fn server_config(&self, names: &[&str]) -> ServerConfig {
+        let leaf = self.leaf(names);
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der, self.der.clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key)),
+            )
+            .unwrap()
+    }
 }
 
 impl Leaf {
