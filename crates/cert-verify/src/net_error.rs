@@ -133,6 +133,12 @@ impl NetError {
         self.0 <= -200 && self.0 > -219
     }
 
+    /// Every error sesh knows by name, `OK` first (the netlog's `netError`
+    /// constants list them).
+    pub fn known() -> impl Iterator<Item = NetError> {
+        NAMES.iter().map(|(code, _)| NetError(*code))
+    }
+
     /// Chromium's name without prefix (`CERT_DATE_INVALID`, `OK`), if known.
     pub fn short_name(self) -> Option<&'static str> {
         NAMES.iter().find(|(c, _)| *c == self.0).map(|(_, n)| *n)

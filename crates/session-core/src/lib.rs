@@ -43,6 +43,7 @@ mod error;
 mod events;
 mod handler;
 pub mod net;
+mod netlog;
 mod partition;
 mod pool;
 mod session;
@@ -53,6 +54,7 @@ pub use dns::{HostResolver, HostResolverConfig, LookupError};
 pub use error::{Error, Result};
 pub use events::SessionEvent;
 pub use handler::{BoxFuture, HandlerSlot};
+pub use netlog::{CaptureMode, NetLog, NetLogError, NetLogOptions};
 pub use partition::{PERSIST_PREFIX, Partition, partition_dir_name};
 pub use session::{
     CACHE_DIR, CODE_CACHE_DIR, ClearStorageDataOptions, DATABASE_DIR, LOCK_FILE, PartitionOptions,

@@ -35,6 +35,7 @@ use url::Url;
 
 use crate::Session;
 pub use crate::dns::{HostResolver, HostResolverConfig, LookupError};
+use crate::netlog::{EventType, Phase, ReqLog, SocketLog, header_lines};
 use crate::pool::{Checkout, Idle, Pool, PoolKey, ReqBody, Slot};
 pub use crate::pool::{ConnectionLimits, Priority, UNUSED_IDLE_TIMEOUT, USED_IDLE_TIMEOUT};
 
@@ -409,6 +410,22 @@ pub enum CacheMode {
     OnlyIfCached,
 }
 
+impl CacheMode {
+    /// Chromium's load flags for the mode, as the net log shows them
+    /// (`VALIDATE_CACHE` 1, `BYPASS_CACHE` 2, `SKIP_CACHE_VALIDATION` 4,
+    /// `ONLY_FROM_CACHE` 8, `DISABLE_CACHE` 16).
+    pub fn load_flags(self) -> u32 {
+        match self {
+            CacheMode::Default => 0,
+            CacheMode::NoCache => 1,
+            CacheMode::Reload => 2,
+            CacheMode::ForceCache => 4,
+            CacheMode::OnlyIfCached => 4 | 8,
+            CacheMode::NoStore => 16,
+        }
+    }
+}
+
 /// Cancels a fetch: `AbortController` for [`Session::fetch`]. Clones share
 /// the state.
 #[derive(Debug, Clone, Default)]
@@ -661,11 +678,13 @@ pub struct Response {
     closings: Option<(Session, u64)>,
     /// The HTTP/1.1 connection, back to the pool when the body ends.
     lease: Option<Lease>,
+    /// The request in the session's net log, alive while the response is.
+    log: Option<ReqLog>,
 }
 
 /// A pooled HTTP/1.1 connection lent to a response until its body is read.
 struct Lease {
-    pool: Pool,
+    pub(crate) pool: Pool,
     slot: Slot,
     idle: Idle,
 }
@@ -774,6 +793,7 @@ impl Response {
             throttle: None,
             closings: None,
             lease: None,
+            log: None,
         }
     }
 
@@ -785,6 +805,14 @@ impl Response {
     /// for a body cut short, `ERR_ABORTED` after `close_all_connections`,
     /// `ERR_CONTENT_DECODING_FAILED` for a broken encoding.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, FetchError> {
+        let chunk = self.abortable_chunk().await;
+        if let (Err(e), Some(log)) = (&chunk, &self.log) {
+            log.fail(e.error.code());
+        }
+        chunk
+    }
+
+    async fn abortable_chunk(&mut self) -> Result<Option<Bytes>, FetchError> {
         let Some(abort) = self.abort.clone() else {
             return self.next_chunk().await;
         };
@@ -942,11 +970,29 @@ impl Session {
     /// request, `ERR_INVALID_REDIRECT` in `Error` mode, `ERR_TIMED_OUT`
     /// past the request's timeout, `ERR_CACHE_MISS` for `only-if-cached`.
     pub async fn fetch(&self, request: Request) -> Result<Response, FetchError> {
+        let log = ReqLog::begin(
+            self.net_log(),
+            &request.url,
+            request.priority.chromium_name(),
+        );
+        match self.fetch_timed(request, &log).await {
+            Ok(mut response) => {
+                response.log = Some(log);
+                Ok(response)
+            }
+            Err(e) => {
+                log.fail(e.error.code());
+                Err(e)
+            }
+        }
+    }
+
+    async fn fetch_timed(&self, request: Request, log: &ReqLog) -> Result<Response, FetchError> {
         let Some(limit) = request.timeout else {
-            return self.fetch_abortable(request).await;
+            return self.fetch_abortable(request, log).await;
         };
         let url = request.url.clone();
-        tokio::time::timeout(limit, self.fetch_abortable(request))
+        tokio::time::timeout(limit, self.fetch_abortable(request, log))
             .await
             .unwrap_or_else(|_| {
                 Err(fail(
@@ -957,16 +1003,20 @@ impl Session {
             })
     }
 
-    async fn fetch_abortable(&self, request: Request) -> Result<Response, FetchError> {
+    async fn fetch_abortable(
+        &self,
+        request: Request,
+        log: &ReqLog,
+    ) -> Result<Response, FetchError> {
         let Some(abort) = request.abort.clone() else {
-            return self.fetch_following(request).await;
+            return self.fetch_following(request, log).await;
         };
         let url = request.url.clone();
         if abort.is_aborted() {
             return Err(fail(-3, &url, "aborted"));
         }
         tokio::select! {
-            response = self.fetch_following(request) => response.map(|mut r| {
+            response = self.fetch_following(request, log) => response.map(|mut r| {
                 r.abort = Some(abort);
                 r
             }),
@@ -974,11 +1024,15 @@ impl Session {
         }
     }
 
-    async fn fetch_following(&self, request: Request) -> Result<Response, FetchError> {
+    async fn fetch_following(
+        &self,
+        request: Request,
+        log: &ReqLog,
+    ) -> Result<Response, FetchError> {
         let mut request = request;
         let mut chain = vec![request.url.clone()];
         loop {
-            let response = self.fetch_authenticated(&mut request, &chain).await?;
+            let response = self.fetch_authenticated(&mut request, &chain, log).await?;
             if !response.status.is_redirection() || request.redirect == RedirectMode::Manual {
                 return Ok(response);
             }
@@ -1012,6 +1066,9 @@ impl Session {
             if location.origin() != request.url.origin() {
                 request.headers.remove(AUTHORIZATION);
             }
+            log.add(EventType::URL_REQUEST_REDIRECTED, Phase::None, |_| {
+                Some(serde_json::json!({"location": location.as_str()}))
+            });
             request.url = location.clone();
             chain.push(location);
         }
@@ -1032,6 +1089,7 @@ impl Session {
         &self,
         request: &mut Request,
         chain: &[Url],
+        log: &ReqLog,
     ) -> Result<Response, FetchError> {
         use http::header::{PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE};
 
@@ -1042,7 +1100,7 @@ impl Session {
         // (cache key, realm, credentials) last sent.
         let mut used: Option<(String, String, (String, String))> = None;
         loop {
-            let response = self.fetch_once(request, chain.to_vec()).await?;
+            let response = self.fetch_once(request, chain.to_vec(), log).await?;
             let proxy_addr = response.remote_addr.filter(|_| {
                 response.status == StatusCode::PROXY_AUTHENTICATION_REQUIRED && !app_set_proxy
             });
@@ -1161,7 +1219,37 @@ impl Session {
         }
     }
 
-    async fn fetch_once(&self, request: &Request, chain: Vec<Url>) -> Result<Response, FetchError> {
+    /// One request on the network (or answered by the cache), between the
+    /// `URL_REQUEST_START_JOB` events.
+    async fn fetch_once(
+        &self,
+        request: &Request,
+        chain: Vec<Url>,
+        log: &ReqLog,
+    ) -> Result<Response, FetchError> {
+        log.add(EventType::URL_REQUEST_START_JOB, Phase::Begin, |_| {
+            Some(serde_json::json!({
+                "url": request.url.as_str(),
+                "method": request.method.as_str(),
+                "load_flags": request.cache.load_flags(),
+                "site_for_cookies": request.site_for_cookies.as_ref().map(Url::as_str),
+            }))
+        });
+        let result = self.fetch_job(request, chain, log).await;
+        log.log.end_with(
+            log.source,
+            EventType::URL_REQUEST_START_JOB,
+            result.as_ref().err().map(|e| e.error.code()),
+        );
+        result
+    }
+
+    async fn fetch_job(
+        &self,
+        request: &Request,
+        chain: Vec<Url>,
+        log: &ReqLog,
+    ) -> Result<Response, FetchError> {
         let url = &request.url;
         let https = match url.scheme() {
             "http" => false,
@@ -1216,6 +1304,14 @@ impl Session {
                 }
                 None => self.http_cache().lookup(key, cache_request),
             };
+            log.add(EventType::HTTP_CACHE_READ_INFO, Phase::None, |_| {
+                let entry = match &lookup {
+                    Ok(CacheLookup::Fresh { .. }) => "fresh",
+                    Ok(CacheLookup::Stale { .. }) => "stale",
+                    _ => "none",
+                };
+                Some(serde_json::json!({"entry": entry}))
+            });
             match lookup {
                 Ok(CacheLookup::Fresh { response, body }) => {
                     return Ok(Response::from_cache(response, body, url, chain, None));
@@ -1258,7 +1354,7 @@ impl Session {
         // requests keep returning sockets to the pool.
         let mut resends = 0;
         let (response, remote_addr, lease) = loop {
-            let conn = self.acquire(request, url, &host, port, https).await?;
+            let conn = self.acquire(request, url, &host, port, https, log).await?;
             let absolute_form = matches!(&conn, Conn::H1 { idle, .. } if idle.absolute_form);
             let mut head = self.request_head(request)?;
             if let Some(headers) = head.headers_mut() {
@@ -1309,10 +1405,12 @@ impl Session {
                         headers.remove(HOST);
                     }
                     let request = head.body(body).map_err(|e| fail(-4, url, e.to_string()))?;
+                    log_request_headers(log, &request, true);
                     let sent = match sender.ready().await {
                         Ok(()) => sender.send_request(request).await,
                         Err(e) => Err(e),
                     };
+                    log_response_headers(log, &sent);
                     match sent {
                         Ok(response) => break (response, addr, None),
                         Err(e) if reused && resends < MAX_RESENDS && !e.is_parse() => resends += 1,
@@ -1325,10 +1423,12 @@ impl Session {
                     reused,
                 } => {
                     let request = head.body(body).map_err(|e| fail(-4, url, e.to_string()))?;
+                    log_request_headers(log, &request, false);
                     let sent = match idle.sender.ready().await {
                         Ok(()) => idle.sender.send_request(request).await,
                         Err(e) => Err(e),
                     };
+                    log_response_headers(log, &sent);
                     match sent {
                         Ok(response) => {
                             let addr = idle.addr;
@@ -1438,6 +1538,7 @@ impl Session {
             throttle: Throttle::new(emulation.download_throughput),
             closings: Some((self.clone(), self.connections().closings())),
             lease,
+            log: None,
         })
     }
 
@@ -1465,12 +1566,34 @@ impl Session {
         host: &str,
         port: u16,
         https: bool,
+        log: &ReqLog,
     ) -> Result<Conn, FetchError> {
         let servers = if request.bypass_proxy {
             vec![ProxyServer::Direct]
         } else {
-            self.resolve_proxy_detailed(url.as_str())
-                .await
+            log.add(EventType::PROXY_RESOLUTION_SERVICE, Phase::Begin, |_| None);
+            let resolution = self.resolve_proxy_detailed(url.as_str()).await;
+            match &resolution {
+                Ok(resolution) => {
+                    if let Some(error) = &resolution.error {
+                        log.add(EventType::PAC_JAVASCRIPT_ERROR, Phase::None, |_| {
+                            Some(serde_json::json!({"message": error.to_string()}))
+                        });
+                    }
+                    log.add(
+                        EventType::PROXY_RESOLUTION_SERVICE_RESOLVED_PROXY_LIST,
+                        Phase::None,
+                        |_| Some(serde_json::json!({"proxy_info": resolution.list.to_string()})),
+                    );
+                    log.log
+                        .end_with(log.source, EventType::PROXY_RESOLUTION_SERVICE, None);
+                }
+                Err(_) => {
+                    log.log
+                        .end_with(log.source, EventType::PROXY_RESOLUTION_SERVICE, Some(-2))
+                }
+            }
+            resolution
                 .map_err(|e| fail(-2, url, e.to_string()))?
                 .list
                 .servers()
@@ -1482,6 +1605,11 @@ impl Session {
             let key = self.pool_key(server, https, host, port);
             let slot = match pool.checkout(&key, request.priority).await {
                 Checkout::H2(sender, addr) => {
+                    log.add(
+                        EventType::HTTP2_SESSION_POOL_FOUND_EXISTING_SESSION,
+                        Phase::None,
+                        |_| Some(serde_json::json!({"remote_address": addr.to_string()})),
+                    );
                     return Ok(Conn::H2 {
                         sender,
                         addr,
@@ -1489,6 +1617,14 @@ impl Session {
                     });
                 }
                 Checkout::Idle(idle, slot) => {
+                    log.add(
+                        EventType::SOCKET_POOL_REUSED_AN_EXISTING_SOCKET,
+                        Phase::None,
+                        |_| Some(serde_json::json!({"idle_ms": idle.idle_ms()})),
+                    );
+                    log.add(EventType::SOCKET_POOL_BOUND_TO_SOCKET, Phase::None, |_| {
+                        Some(serde_json::json!({"source_dependency": idle.socket.dependency()}))
+                    });
                     return Ok(Conn::H1 {
                         idle,
                         slot,
@@ -1497,11 +1633,34 @@ impl Session {
                 }
                 Checkout::New(slot) => slot,
             };
-            match self.establish(slot, server, url, host, port, https).await {
+            let socket = log.socket();
+            socket.add(EventType::SOCKET_ALIVE, Phase::Begin, |_| {
+                Some(serde_json::json!({
+                    "source_dependency": log.source.dependency(),
+                    "proxy_server": server.to_string(),
+                }))
+            });
+            let established = self
+                .establish(slot, server, url, host, port, https, &socket)
+                .await;
+            match &established {
+                Ok(_) => log.add(EventType::SOCKET_POOL_BOUND_TO_SOCKET, Phase::None, |_| {
+                    Some(serde_json::json!({"source_dependency": socket.socket.dependency()}))
+                }),
+                Err(e) => socket.log.end_with(
+                    socket.socket,
+                    EventType::SOCKET_ALIVE,
+                    Some(e.error.code()),
+                ),
+            }
+            match established {
                 Ok(conn) => return Ok(conn),
                 Err(e) if !server.is_direct() && falls_over(e.error) => {
                     self.proxy_retry_list()
                         .mark_bad(server, DEFAULT_RETRY_DELAY, true);
+                    log.add(EventType::BAD_PROXY_LIST_REPORTED, Phase::None, |_| {
+                        Some(serde_json::json!({"bad_proxy_list": [server.to_string()]}))
+                    });
                     last = Some(e);
                 }
                 // Chromium reports a SOCKS proxy's "host unreachable" as
@@ -1530,22 +1689,26 @@ impl Session {
         host: &str,
         port: u16,
         https: bool,
+        log: &SocketLog,
     ) -> Result<Conn, FetchError> {
-        let (io, addr, absolute_form) = self.connect_via(server, url, host, port, https).await?;
+        let (io, addr, absolute_form) = self
+            .connect_via(server, url, host, port, https, log)
+            .await?;
         let connections = self.connections();
         if !https {
             return Ok(Conn::H1 {
                 idle: Idle::fresh(
-                    h1_handshake(connections, io, url).await?,
+                    h1_handshake(connections, log.wrap(io, false), url, log).await?,
                     addr,
                     absolute_form,
+                    log.socket,
                 ),
                 slot,
                 reused: false,
             });
         }
         let (tls, verdict) = self
-            .tls_connect(io, host, &[b"h2", b"http/1.1"], url, -108, "")
+            .tls_connect(io, host, &[b"h2", b"http/1.1"], url, -108, "", log)
             .await?;
         // Nothing is sent before the certificate is accepted.
         if !verdict.is_ok() {
@@ -1557,14 +1720,19 @@ impl Session {
         }
         if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
             return Ok(Conn::H1 {
-                idle: Idle::fresh(h1_handshake(connections, tls, url).await?, addr, false),
+                idle: Idle::fresh(
+                    h1_handshake(connections, log.wrap(tls, true), url, log).await?,
+                    addr,
+                    false,
+                    log.socket,
+                ),
                 slot,
                 reused: false,
             });
         }
         let (sender, connection) = hyper::client::conn::http2::handshake(
             hyper_util::rt::TokioExecutor::new(),
-            TokioIo::new(tls),
+            TokioIo::new(log.wrap(tls, true)),
         )
         .await
         .map_err(|e| fail(-337, url, e.to_string()))?;
@@ -1572,9 +1740,11 @@ impl Session {
         let epoch = Pool::epoch_of(&slot);
         let id = connections.pool.register_h2(slot, sender.clone(), addr);
         let pool = connections.pool.clone();
+        let socket = log.clone();
         connections.track(tokio::spawn(async move {
             let _ = connection.await;
             pool.h2_closed(&key, id, epoch);
+            socket.add(EventType::SOCKET_ALIVE, Phase::End, |_| None);
         }));
         Ok(Conn::H2 {
             sender,
@@ -1631,10 +1801,21 @@ impl Session {
         let pool = &self.connections().pool;
         let mut opened = 0;
         while let Some(slot) = pool.room_for(&key, num_sockets) {
-            match self
-                .establish(slot, &server, &parsed, &host, port, https)
-                .await?
-            {
+            let log = SocketLog::detached(self.net_log());
+            log.add(EventType::SOCKET_ALIVE, Phase::Begin, |_| {
+                Some(serde_json::json!({
+                    "preconnect": parsed.as_str(),
+                    "proxy_server": server.to_string(),
+                }))
+            });
+            let established = self
+                .establish(slot, &server, &parsed, &host, port, https, &log)
+                .await;
+            if let Err(e) = &established {
+                log.log
+                    .end_with(log.socket, EventType::SOCKET_ALIVE, Some(e.error.code()));
+            }
+            match established? {
                 Conn::H1 { idle, slot, .. } => pool.put_fresh(slot, idle),
                 Conn::H2 { .. } => return Ok(opened + 1),
             }
@@ -1652,9 +1833,10 @@ impl Session {
         tls: bool,
         proxy_host: &str,
         proxy_port: u16,
+        log: &SocketLog,
     ) -> Result<(BoxIo, SocketAddr), FetchError> {
         let (tcp, addr) =
-            connect_tcp(self.host_resolver(), url, proxy_host, proxy_port, true).await?;
+            connect_tcp(self.host_resolver(), url, proxy_host, proxy_port, true, log).await?;
         if !tls {
             return Ok((Box::new(tcp), addr));
         }
@@ -1666,6 +1848,7 @@ impl Session {
                 url,
                 -130,
                 "TLS to the proxy: ",
+                log,
             )
             .await?;
         if !verdict.is_ok() {
@@ -1690,6 +1873,7 @@ impl Session {
         url: &Url,
         name_error: i32,
         context: &str,
+        log: &SocketLog,
     ) -> Result<(tokio_rustls::client::TlsStream<S>, NetError), FetchError>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -1704,12 +1888,36 @@ impl Session {
                     format!("{name:?} is not a valid server name"),
                 )
             })?;
-        let stream = tokio_rustls::TlsConnector::from(config)
+        log.add(EventType::SSL_CONNECT, Phase::Begin, |_| {
+            Some(serde_json::json!({"host": name}))
+        });
+        let stream = match tokio_rustls::TlsConnector::from(config)
             .connect(server_name, io)
             .await
-            .map_err(|e| fail(-107, url, format!("{context}{e}")))?;
+        {
+            Ok(stream) => stream,
+            Err(e) => {
+                log.log
+                    .end_with(log.socket, EventType::SSL_CONNECT, Some(-107));
+                return Err(fail(-107, url, format!("{context}{e}")));
+            }
+        };
         let chain = sesh_cert_verify::peer_chain(stream.get_ref().1);
         let verdict = verifier.verify(name, &chain).await.result;
+        log.add(EventType::SSL_CONNECT, Phase::End, |_| {
+            let tls = stream.get_ref().1;
+            Some(if verdict.is_ok() {
+                serde_json::json!({
+                    "version": tls.protocol_version().map(u16::from),
+                    "cipher_suite": tls.negotiated_cipher_suite().map(|c| u16::from(c.suite())),
+                    "key_exchange_group": tls.negotiated_key_exchange_group().map(|g| u16::from(g.name())),
+                    "is_resumed": tls.handshake_kind() == Some(tokio_rustls::rustls::HandshakeKind::Resumed),
+                    "next_proto": tls.alpn_protocol().map(String::from_utf8_lossy),
+                })
+            } else {
+                serde_json::json!({"net_error": verdict.code()})
+            })
+        });
         Ok((stream, verdict))
     }
 
@@ -1721,6 +1929,7 @@ impl Session {
         host: &str,
         port: u16,
         https: bool,
+        log: &SocketLog,
     ) -> Result<(BoxIo, SocketAddr, bool), FetchError> {
         let ProxyServer::Proxy {
             scheme,
@@ -1728,7 +1937,8 @@ impl Session {
             ..
         } = server
         else {
-            let (tcp, addr) = connect_tcp(self.host_resolver(), url, host, port, false).await?;
+            let (tcp, addr) =
+                connect_tcp(self.host_resolver(), url, host, port, false, log).await?;
             return Ok((Box::new(tcp), addr, false));
         };
         let proxy_host = server.connect_host().unwrap_or_default();
@@ -1744,7 +1954,13 @@ impl Session {
                 let mut used: Option<(String, (String, String))> = None;
                 for attempt in 0.. {
                     let (mut tcp, addr) = self
-                        .proxy_stream(url, *scheme == ProxyScheme::Https, proxy_host, *proxy_port)
+                        .proxy_stream(
+                            url,
+                            *scheme == ProxyScheme::Https,
+                            proxy_host,
+                            *proxy_port,
+                            log,
+                        )
                         .await?;
                     if !https {
                         return Ok((tcp, addr, true));
@@ -1801,8 +2017,15 @@ impl Session {
                 Err(fail(-127, url, "the proxy asks for credentials"))
             }
             ProxyScheme::Socks5 => {
-                let (mut tcp, addr) =
-                    connect_tcp(self.host_resolver(), url, proxy_host, *proxy_port, true).await?;
+                let (mut tcp, addr) = connect_tcp(
+                    self.host_resolver(),
+                    url,
+                    proxy_host,
+                    *proxy_port,
+                    true,
+                    log,
+                )
+                .await?;
                 socks5(&mut tcp, url, host, port).await?;
                 Ok((Box::new(tcp), addr, false))
             }
@@ -1819,8 +2042,15 @@ impl Session {
                         std::net::IpAddr::V6(_) => None,
                     })
                     .ok_or_else(|| fail(-105, url, format!("{host} has no IPv4 address")))?;
-                let (mut tcp, addr) =
-                    connect_tcp(self.host_resolver(), url, proxy_host, *proxy_port, true).await?;
+                let (mut tcp, addr) = connect_tcp(
+                    self.host_resolver(),
+                    url,
+                    proxy_host,
+                    *proxy_port,
+                    true,
+                    log,
+                )
+                .await?;
                 socks4(&mut tcp, url, target, port).await?;
                 Ok((Box::new(tcp), addr, false))
             }
@@ -1887,7 +2117,7 @@ impl Session {
 #[derive(Debug, Default)]
 pub struct Connections {
     tasks: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
-    pool: Pool,
+    pub(crate) pool: Pool,
     /// How many times `close_all` ran.
     closings: std::sync::atomic::AtomicU64,
 }
@@ -1964,20 +2194,45 @@ async fn connect_tcp(
     host: &str,
     port: u16,
     to_proxy: bool,
+    log: &SocketLog,
 ) -> Result<(TcpStream, SocketAddr), FetchError> {
     let resolve_error = if to_proxy { -130 } else { -105 };
-    let addrs: Vec<SocketAddr> = dns
-        .lookup(host)
-        .await
+    log.add_request(
+        EventType::HOST_RESOLVER_MANAGER_REQUEST,
+        Phase::Begin,
+        |_| Some(serde_json::json!({"host": format!("{host}:{port}")})),
+    );
+    let looked_up = dns.lookup(host).await;
+    log.add_request(EventType::HOST_RESOLVER_MANAGER_REQUEST, Phase::End, |_| {
+        Some(match &looked_up {
+            Ok(ips) => serde_json::json!({
+                "address_list": ips.iter().map(|ip| SocketAddr::new(*ip, port).to_string()).collect::<Vec<_>>(),
+            }),
+            Err(_) => serde_json::json!({"net_error": -105}),
+        })
+    });
+    let addrs: Vec<SocketAddr> = looked_up
         .map_err(|e| fail(resolve_error, url, e.to_string()))?
         .into_iter()
         .map(|ip| SocketAddr::new(ip, port))
         .collect();
+    log.add(EventType::TCP_CONNECT, Phase::Begin, |_| {
+        Some(serde_json::json!({
+            "address_list": addrs.iter().map(SocketAddr::to_string).collect::<Vec<_>>(),
+        }))
+    });
     let mut last = fail(resolve_error, url, format!("{host}: no address"));
-    for addr in addrs {
+    for addr in &addrs {
+        let addr = *addr;
         match TcpStream::connect(addr).await {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
+                log.add(EventType::TCP_CONNECT, Phase::End, |_| {
+                    Some(serde_json::json!({
+                        "remote_address": addr.to_string(),
+                        "local_address": stream.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                    }))
+                });
                 return Ok((stream, addr));
             }
             Err(e) => {
@@ -1991,6 +2246,8 @@ async fn connect_tcp(
             }
         }
     }
+    log.log
+        .end_with(log.socket, EventType::TCP_CONNECT, Some(last.error.code()));
     Err(last)
 }
 
@@ -2193,6 +2450,7 @@ async fn h1_handshake<T>(
     connections: &Connections,
     io: T,
     url: &Url,
+    log: &SocketLog,
 ) -> Result<hyper::client::conn::http1::SendRequest<ReqBody>, FetchError>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -2200,10 +2458,98 @@ where
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|e| fail(-100, url, e.to_string()))?;
+    let socket = log.clone();
     connections.track(tokio::spawn(async move {
         let _ = connection.await;
+        socket.add(EventType::SOCKET_ALIVE, Phase::End, |_| None);
     }));
     Ok(sender)
+}
+
+/// The request's headers as sent, in the net log (cookies and
+/// credentials elided unless the log captures them).
+fn log_request_headers(log: &ReqLog, request: &http::Request<ReqBody>, h2: bool) {
+    log.add(
+        EventType::HTTP_TRANSACTION_SEND_REQUEST,
+        Phase::Begin,
+        |_| None,
+    );
+    if h2 {
+        log.add(
+            EventType::HTTP_TRANSACTION_HTTP2_SEND_REQUEST_HEADERS,
+            Phase::None,
+            |mode| {
+                let uri = request.uri();
+                let mut headers = vec![
+                    serde_json::Value::String(format!(":method: {}", request.method())),
+                    serde_json::Value::String(format!(
+                        ":authority: {}",
+                        uri.authority().map(|a| a.as_str()).unwrap_or_default()
+                    )),
+                    serde_json::Value::String(format!(
+                        ":scheme: {}",
+                        uri.scheme_str().unwrap_or("https")
+                    )),
+                    serde_json::Value::String(format!(
+                        ":path: {}",
+                        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+                    )),
+                ];
+                headers.extend(header_lines(mode, request.headers()));
+                Some(serde_json::json!({"headers": headers}))
+            },
+        );
+    } else {
+        log.add(
+            EventType::HTTP_TRANSACTION_SEND_REQUEST_HEADERS,
+            Phase::None,
+            |mode| {
+                Some(serde_json::json!({
+                    "line": format!("{} {} HTTP/1.1\r\n", request.method(), request.uri()),
+                    "headers": header_lines(mode, request.headers()),
+                }))
+            },
+        );
+    }
+    log.add(EventType::HTTP_TRANSACTION_SEND_REQUEST, Phase::End, |_| {
+        None
+    });
+    log.add(
+        EventType::HTTP_TRANSACTION_READ_HEADERS,
+        Phase::Begin,
+        |_| None,
+    );
+}
+
+/// The response's headers as received (or the failure), in the net log.
+fn log_response_headers(
+    log: &ReqLog,
+    received: &Result<http::Response<hyper::body::Incoming>, hyper::Error>,
+) {
+    match received {
+        Ok(response) => {
+            log.add(
+                EventType::HTTP_TRANSACTION_READ_RESPONSE_HEADERS,
+                Phase::None,
+                |mode| {
+                    let mut headers = vec![serde_json::Value::String(format!(
+                        "{:?} {}",
+                        response.version(),
+                        response.status()
+                    ))];
+                    headers.extend(header_lines(mode, response.headers()));
+                    Some(serde_json::json!({"headers": headers}))
+                },
+            );
+            log.log
+                .end_with(log.source, EventType::HTTP_TRANSACTION_READ_HEADERS, None);
+        }
+        Err(e) => log.log.end_with(
+            log.source,
+            EventType::HTTP_TRANSACTION_READ_HEADERS,
+            Some(response_error(e)),
+        ),
+    }
 }
 
 /// A connection a request goes on.

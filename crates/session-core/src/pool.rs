@@ -67,6 +67,20 @@ pub enum Priority {
     Highest,
 }
 
+impl Priority {
+    /// Chromium's name for it (`IDLE`, `HIGHEST`…), as the net log shows.
+    pub fn chromium_name(self) -> &'static str {
+        match self {
+            Priority::Throttled => "THROTTLED",
+            Priority::Idle => "IDLE",
+            Priority::Lowest => "LOWEST",
+            Priority::Low => "LOW",
+            Priority::Medium => "MEDIUM",
+            Priority::Highest => "HIGHEST",
+        }
+    }
+}
+
 /// How many sockets a session's pool may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -106,6 +120,8 @@ pub(crate) struct Idle {
     pub sender: http1::SendRequest<ReqBody>,
     pub addr: SocketAddr,
     pub absolute_form: bool,
+    /// The socket in the net log.
+    pub socket: crate::netlog::Source,
     since: Instant,
     used: bool,
 }
@@ -116,14 +132,21 @@ impl Idle {
         sender: http1::SendRequest<ReqBody>,
         addr: SocketAddr,
         absolute_form: bool,
+        socket: crate::netlog::Source,
     ) -> Idle {
         Idle {
             sender,
             addr,
             absolute_form,
+            socket,
             since: Instant::now(),
             used: false,
         }
+    }
+
+    /// How long it has waited in the pool, in ms.
+    pub fn idle_ms(&self) -> u64 {
+        u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     fn alive(&self, now: Instant) -> bool {
@@ -653,6 +676,35 @@ impl Pool {
                 let _ = waiter.tx.send(Grant::Retry);
             }
         }
+    }
+
+    /// Each group (its route and origin) with its counts, for the net
+    /// log's polled data.
+    pub fn group_info(&self) -> serde_json::Value {
+        let state = self.lock();
+        let mut groups: Vec<(String, serde_json::Value)> = state
+            .groups
+            .iter()
+            .map(|(key, group)| {
+                let scheme = if key.https { "https" } else { "http" };
+                let host = if key.host.contains(':') {
+                    format!("[{}]", key.host)
+                } else {
+                    key.host.clone()
+                };
+                (
+                    format!("{} {scheme}://{host}:{}", key.route, key.port),
+                    serde_json::json!({
+                        "socket_count": group.sockets,
+                        "idle_socket_count": group.idle.len(),
+                        "http2_session_count": group.h2.len(),
+                        "pending_request_count": group.waiters.len(),
+                    }),
+                )
+            })
+            .collect();
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        serde_json::Value::Object(groups.into_iter().collect())
     }
 
     /// Sockets counted: `(idle, all)`.

@@ -102,6 +102,7 @@ pub(crate) struct Inner {
     /// while it was being made (its network service did not exist yet):
     /// the first resolution loads it.
     pac_deferred: std::sync::atomic::AtomicBool,
+    net_log: crate::netlog::NetLog,
 }
 
 /// The argument of `ses.clearStorageData(options)`; its JSON is Electron's.
@@ -195,6 +196,7 @@ impl Session {
         tracing::debug!(partition, storage = ?storage_path, "session created");
 
         let dns = crate::dns::HostResolver::default();
+        let net_log = crate::netlog::NetLog::default();
         let session = Session {
             inner: Arc::new_cyclic(|weak| Inner {
                 partition: partition.to_owned(),
@@ -210,7 +212,7 @@ impl Session {
                 origins,
                 participants: RwLock::new(Vec::new()),
                 http_cache,
-                proxy: Arc::new(system_proxy(weak.clone(), &dns)),
+                proxy: Arc::new(system_proxy(weak.clone(), &dns, &net_log)),
                 proxy_retry: Arc::new(ProxyRetryList::new()),
                 will_download: RwLock::new(None),
                 connections: crate::net::Connections::default(),
@@ -221,8 +223,15 @@ impl Session {
                 active_downloads: std::sync::Mutex::new(std::collections::HashSet::new()),
                 dns,
                 pac_deferred: std::sync::atomic::AtomicBool::new(false),
+                net_log,
             }),
         };
+        let weak = Arc::downgrade(&session.inner);
+        session.inner.net_log.set_polled(Box::new(move || {
+            weak.upgrade()
+                .map(|inner| Session { inner }.polled_data())
+                .unwrap_or_default()
+        }));
         // A PAC script of the system settings (auto_proxy, GNOME's
         // autoconfig URL) over http(s) needs the session's own network
         // service: load it on first use, as Chromium loads it in the
@@ -473,6 +482,40 @@ impl Session {
     /// `ses.clearAuthCache()`: forgets every credential.
     pub async fn clear_auth_cache(&self) {
         self.inner.auth_cache.clear();
+    }
+
+    /// `ses.netLog`: records the session's network events to a file in
+    /// Chromium's netlog format.
+    pub fn net_log(&self) -> &crate::netlog::NetLog {
+        &self.inner.net_log
+    }
+
+    /// What a net log appends when it stops (Chromium's `polledData`):
+    /// proxy settings, the host resolver's configuration, the socket pool.
+    fn polled_data(&self) -> serde_json::Value {
+        let proxy = self.inner.proxy.config();
+        let pac_error = self.inner.proxy.pac_error().map(|e| e.to_string());
+        let pool = &self.inner.connections.pool;
+        let (idle, all) = pool.counts();
+        serde_json::json!({
+            "proxySettings": {
+                "effective": proxy,
+                "pacError": pac_error,
+            },
+            "hostResolverInfo": {
+                "dns_config": self.inner.dns.config(),
+            },
+            "socketPoolInfo": {
+                "limits": {
+                    "max_sockets_per_group": pool.limits().per_host,
+                    "max_socket_count": pool.limits().total,
+                },
+                "handed_out_socket_count": all - idle,
+                "idle_socket_count": idle,
+                "connecting_or_open_socket_count": all,
+                "groups": pool.group_info(),
+            },
+        })
     }
 
     /// The session's host resolver (hickory-resolver with its cache; also
@@ -1204,16 +1247,22 @@ fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
 /// A new session follows the system's proxy settings until `set_proxy`, as
 /// in Chromium: the desktop's on a GNOME-family desktop, else the
 /// environment (`http_proxy`, `no_proxy`, `auto_proxy`…).
-fn system_proxy(session: std::sync::Weak<Inner>, dns: &crate::dns::HostResolver) -> ProxyResolver {
+fn system_proxy(
+    session: std::sync::Weak<Inner>,
+    dns: &crate::dns::HostResolver,
+    net_log: &crate::netlog::NetLog,
+) -> ProxyResolver {
     let resolver = ProxyResolver::new(Arc::new(crate::net::SessionPacFetcher { session }));
-    // PAC helpers ask the session's resolver.
+    // PAC helpers ask the session's resolver; alert() goes to its log and
+    // net log.
     #[cfg(feature = "pac")]
     let resolver = resolver.with_pac_options(sesh_proxy_rules::PacOptions {
         resolver: Arc::new(crate::dns::PacDns(dns.clone())),
+        observer: Arc::new(crate::netlog::PacAlerts(net_log.clone())),
         ..Default::default()
     });
     #[cfg(not(feature = "pac"))]
-    let _ = dns;
+    let _ = (dns, net_log);
     resolver.set_proxy(ProxyConfig {
         mode: Some(ProxyMode::System),
         ..ProxyConfig::default()

@@ -7,6 +7,7 @@ mod events;
 mod fetch;
 mod global;
 mod locking;
+mod netlog;
 mod partitions;
 mod pool;
 mod proxy;
