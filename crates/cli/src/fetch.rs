@@ -76,6 +76,23 @@ pub(crate) struct Args {
     /// urlChain, fromCache, body).
     #[arg(long)]
     json: bool,
+    /// Record the session's network events to this file (Chromium's
+    /// netlog format, as `--log-net-log` does for Chromium).
+    #[arg(long, value_name = "FILE")]
+    log_net_log: Option<PathBuf>,
+    /// What the net log records: default, includeSensitive (cookies and
+    /// credentials) or everything (socket bytes too).
+    #[arg(long, value_name = "MODE", default_value = "default", value_parser = capture_mode)]
+    net_log_capture_mode: sesh::net::CaptureMode,
+    /// Keep the net log within this many bytes (the oldest events go).
+    #[arg(long, value_name = "BYTES")]
+    net_log_max_size: Option<u64>,
+}
+
+/// A capture mode by Electron's name.
+fn capture_mode(name: &str) -> Result<sesh::net::CaptureMode, String> {
+    name.parse()
+        .map_err(|e: sesh::net::NetLogError| e.to_string())
 }
 
 #[derive(Serialize)]
@@ -135,6 +152,22 @@ pub(crate) fn run(ses: &Session, args: &Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        if let Some(path) = &args.log_net_log {
+            let mut options = sesh::net::NetLogOptions::new(args.net_log_capture_mode);
+            options.max_file_size = args.net_log_max_size;
+            ses.net_log().start_logging(path, options).await?;
+        }
+        let result = fetch_and_print(ses, args, request).await;
+        if args.log_net_log.is_some() {
+            ses.net_log().stop_logging().await?;
+        }
+        result
+    })
+}
+
+/// Sends the request and prints the answer (or the net error).
+async fn fetch_and_print(ses: &Session, args: &Args, request: Request) -> anyhow::Result<ExitCode> {
+    {
         if args.proxy_rules.is_some() || args.pac.is_some() {
             let pac = match &args.pac {
                 Some(p) if Url::parse(p).is_ok() => Some(p.clone()),
@@ -228,7 +261,7 @@ pub(crate) fn run(ses: &Session, args: &Args) -> anyhow::Result<ExitCode> {
         out.flush()?;
         ses.flush_storage_data()?;
         Ok(ExitCode::SUCCESS)
-    })
+    }
 }
 
 /// A cache mode by fetch's name.

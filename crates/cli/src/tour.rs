@@ -799,7 +799,7 @@ fn through_a_pac_proxy(sessions: &Sessions) -> anyhow::Result<()> {
     );
 
     let pac = format!(
-        "function FindProxyForURL(url, host) {{ if (dnsDomainIs(host, \".tour.test\")) return \"PROXY {proxy}\"; return \"DIRECT\"; }}"
+        "function FindProxyForURL(url, host) {{ alert(\"routing \" + host); if (dnsDomainIs(host, \".tour.test\")) return \"PROXY {proxy}\"; return \"DIRECT\"; }}"
     );
     let pac_url = format!(
         "data:application/x-ns-proxy-autoconfig,{}",
@@ -812,7 +812,12 @@ fn through_a_pac_proxy(sessions: &Sessions) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let log_path = sessions.user_data_dir().join("tour-net-log.json");
     runtime.block_on(async {
+        ses.net_log()
+            .start_logging(&log_path, sesh::net::NetLogOptions::default())
+            .await?;
+        println!("ses.netLog.startLogging({})", log_path.display());
         ses.set_proxy(ProxyConfig {
             pac_script: Some(pac_url),
             ..Default::default()
@@ -845,6 +850,52 @@ fn through_a_pac_proxy(sessions: &Sessions) -> anyhow::Result<()> {
         );
         println!("  the certificate was checked against the tour's CA, once per connection");
         ses.set_proxy(ProxyConfig::default()).await?;
+        ses.net_log().stop_logging().await?;
         anyhow::Ok(())
-    })
+    })?;
+    summarize_net_log(&log_path)
+}
+
+/// What the tour's net log holds: its size, the first request's events in
+/// order, and what the PAC script said.
+fn summarize_net_log(path: &std::path::Path) -> anyhow::Result<()> {
+    let log: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let names: std::collections::HashMap<u64, &str> = log["constants"]["logEventTypes"]
+        .as_object()
+        .map(|types| {
+            types
+                .iter()
+                .filter_map(|(name, n)| Some((n.as_u64()?, name.as_str())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let events = log["events"].as_array().cloned().unwrap_or_default();
+    let name = |e: &serde_json::Value| {
+        e["type"]
+            .as_u64()
+            .and_then(|n| names.get(&n).copied())
+            .unwrap_or("?")
+    };
+    println!(
+        "ses.netLog.stopLogging(): {} events in Chromium's netlog format (open it in Chromium's netlog viewer)",
+        events.len()
+    );
+    if let Some(first) = events.iter().find(|e| name(e) == "REQUEST_ALIVE") {
+        let id = &first["source"]["id"];
+        let mut steps: Vec<&str> = Vec::new();
+        for e in events.iter().filter(|e| e["source"]["id"] == *id) {
+            let step = name(e);
+            if steps.last() != Some(&step) && !step.contains("BYTES") {
+                steps.push(step);
+            }
+        }
+        println!("  the first request: {}", steps.join(" → "));
+    }
+    for alert in events.iter().filter(|e| name(e) == "PAC_JAVASCRIPT_ALERT") {
+        println!(
+            "  PAC_JAVASCRIPT_ALERT: {}",
+            alert["params"]["message"].as_str().unwrap_or_default()
+        );
+    }
+    Ok(())
 }

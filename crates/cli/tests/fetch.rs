@@ -253,3 +253,80 @@ fn a_pac_script_named_by_the_system_settings_is_fetched_over_http() {
     // Loading it later is expected, not a warning.
     assert!(!stderr(&out).contains("WARN"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_net_log_records_the_fetch_and_its_failure() {
+    let addr = server();
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("net.json");
+    let out = sesh_in(
+        tmp.path(),
+        &[
+            "fetch",
+            &format!("http://{addr}/set"),
+            "--log-net-log",
+            log.to_str().unwrap(),
+            "--net-log-capture-mode",
+            "includeSensitive",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&log).unwrap()).unwrap();
+    assert_eq!(json["constants"]["logCaptureMode"], "IncludeSensitive");
+    let alive = json["constants"]["logEventTypes"]["REQUEST_ALIVE"].clone();
+    let begin = json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == alive && e["phase"] == 1)
+        .expect("the request is in the log");
+    assert_eq!(begin["params"]["url"], format!("http://{addr}/set"));
+    assert!(json.to_string().contains("flavour=mint"));
+
+    // A failed fetch still leaves a complete log, its error in it.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = sesh_in(
+        tmp.path(),
+        &[
+            "fetch",
+            &format!("http://{closed}/"),
+            "--log-net-log",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&log).unwrap()).unwrap();
+    assert!(
+        !json.to_string().contains("flavour=mint"),
+        "the file starts again"
+    );
+    let failed = json["constants"]["logEventTypes"]["FAILED"].clone();
+    assert!(
+        json["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == failed && e["params"]["net_error"] == -102)
+    );
+
+    let out = sesh_in(
+        tmp.path(),
+        &[
+            "fetch",
+            &format!("http://{addr}/"),
+            "--log-net-log",
+            log.to_str().unwrap(),
+            "--net-log-capture-mode",
+            "verbose",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("Invalid value for captureMode"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -14,6 +14,8 @@
 //! | `ses.getStoragePath()` | [`Session::storage_path`] |
 //! | `ses.setUserAgent(ua, langs)` | [`Session::set_user_agent`] |
 //! | `ses.on('preconnect', …)` | [`Session::subscribe`] → [`SessionEvent::Preconnect`] |
+//! | `ses.fetch(url)` | [`Session::fetch`]`(`[`net::Request`]`)` |
+//! | `ses.netLog.startLogging(path, {captureMode})` | [`Session::net_log`]`().start_logging(path, `[`net::NetLogOptions`]`)` |
 //!
 //! The key-value storage every session keeps its data in is [`storage`];
 //! proxy rules, bypass rules and PAC scripts are [`proxy`]; certificate
@@ -64,7 +66,8 @@ pub mod tls {
 }
 
 /// The network service: `Session::fetch`'s request, response and errors,
-/// the connection pool's limits and priorities, the host resolver.
+/// the connection pool's limits and priorities, the host resolver, the
+/// net log.
 pub mod net {
     pub use sesh_core::net::*;
 }

@@ -35,6 +35,7 @@ use url::Url;
 
 use crate::Session;
 pub use crate::dns::{HostResolver, HostResolverConfig, LookupError};
+pub use crate::netlog::{CaptureMode, NetLog, NetLogError, NetLogOptions};
 use crate::netlog::{EventType, Phase, ReqLog, SocketLog, header_lines};
 use crate::pool::{Checkout, Idle, Pool, PoolKey, ReqBody, Slot};
 pub use crate::pool::{ConnectionLimits, Priority, UNUSED_IDLE_TIMEOUT, USED_IDLE_TIMEOUT};
@@ -1640,9 +1641,7 @@ impl Session {
                     "proxy_server": server.to_string(),
                 }))
             });
-            let established = self
-                .establish(slot, server, url, host, port, https, &socket)
-                .await;
+            let established = self.establish(slot, server, url, &socket).await;
             match &established {
                 Ok(_) => log.add(EventType::SOCKET_POOL_BOUND_TO_SOCKET, Phase::None, |_| {
                     Some(serde_json::json!({"source_dependency": socket.socket.dependency()}))
@@ -1686,11 +1685,15 @@ impl Session {
         slot: Slot,
         server: &ProxyServer,
         url: &Url,
-        host: &str,
-        port: u16,
-        https: bool,
         log: &SocketLog,
     ) -> Result<Conn, FetchError> {
+        let https = url.scheme() == "https";
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = url.port_or_known_default().unwrap_or(80);
         let (io, addr, absolute_form) = self
             .connect_via(server, url, host, port, https, log)
             .await?;
@@ -1708,7 +1711,7 @@ impl Session {
             });
         }
         let (tls, verdict) = self
-            .tls_connect(io, host, &[b"h2", b"http/1.1"], url, -108, "", log)
+            .tls_connect(io, host, &[b"h2", b"http/1.1"], url, false, log)
             .await?;
         // Nothing is sent before the certificate is accepted.
         if !verdict.is_ok() {
@@ -1808,9 +1811,7 @@ impl Session {
                     "proxy_server": server.to_string(),
                 }))
             });
-            let established = self
-                .establish(slot, &server, &parsed, &host, port, https, &log)
-                .await;
+            let established = self.establish(slot, &server, &parsed, &log).await;
             if let Err(e) = &established {
                 log.log
                     .end_with(log.socket, EventType::SOCKET_ALIVE, Some(e.error.code()));
@@ -1841,15 +1842,7 @@ impl Session {
             return Ok((Box::new(tcp), addr));
         }
         let (stream, verdict) = self
-            .tls_connect(
-                tcp,
-                proxy_host,
-                &[b"http/1.1"],
-                url,
-                -130,
-                "TLS to the proxy: ",
-                log,
-            )
+            .tls_connect(tcp, proxy_host, &[b"http/1.1"], url, true, log)
             .await?;
         if !verdict.is_ok() {
             return Err(fail(
@@ -1864,20 +1857,25 @@ impl Session {
     /// TLS over `io` to `name` (a server or an HTTPS proxy) with the
     /// session's deferred verifier, and the session's verdict on the
     /// certificate (the verify proc included). An invalid name fails with
-    /// `name_error`; a failed handshake with `SSL_PROTOCOL_ERROR`.
+    /// `ERR_ADDRESS_INVALID` (`ERR_PROXY_CONNECTION_FAILED` for a proxy); a
+    /// failed handshake with `SSL_PROTOCOL_ERROR`.
     async fn tls_connect<S>(
         &self,
         io: S,
         name: &str,
         alpn: &[&[u8]],
         url: &Url,
-        name_error: i32,
-        context: &str,
+        to_proxy: bool,
         log: &SocketLog,
     ) -> Result<(tokio_rustls::client::TlsStream<S>, NetError), FetchError>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
+        let (name_error, context) = if to_proxy {
+            (-130, "TLS to the proxy: ")
+        } else {
+            (-108, "")
+        };
         let verifier = self.cert_verifier();
         let (config, _generation) = verifier.deferred_client_config(alpn);
         let server_name =
