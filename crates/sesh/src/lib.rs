@@ -15,6 +15,7 @@
 //! | `ses.setUserAgent(ua, langs)` | [`Session::set_user_agent`] |
 //! | `ses.on('preconnect', …)` | [`Session::subscribe`] → [`SessionEvent::Preconnect`] |
 //! | `ses.fetch(url)` | [`Session::fetch`]`(`[`net::Request`]`)` |
+//! | `ses.webRequest.onBeforeRequest(filter, listener)` | [`Session::web_request`]`().on_before_request(filter, handler)` |
 //! | `ses.netLog.startLogging(path, {captureMode})` | [`Session::net_log`]`().start_logging(path, `[`net::NetLogOptions`]`)` |
 //!
 //! The key-value storage every session keeps its data in is [`storage`];
@@ -70,6 +71,12 @@ pub mod tls {
 /// net log.
 pub mod net {
     pub use sesh_core::net::*;
+}
+
+/// webRequest: the application's hooks on every request of a session
+/// (`Session::web_request`), their filters, details and answers.
+pub mod web_request {
+    pub use sesh_core::web_request::*;
 }
 
 /// Downloads: the name Chromium gives a download and a free path for it.

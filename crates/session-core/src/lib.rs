@@ -49,6 +49,7 @@ mod pool;
 mod session;
 mod sessions;
 mod user_agent;
+pub mod web_request;
 
 pub use dns::{HostResolver, HostResolverConfig, LookupError};
 pub use error::{Error, Result};

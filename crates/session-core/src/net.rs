@@ -39,6 +39,11 @@ pub use crate::netlog::{CaptureMode, NetLog, NetLogError, NetLogOptions};
 use crate::netlog::{EventType, Phase, ReqLog, SocketLog, header_lines};
 use crate::pool::{Checkout, Idle, Pool, PoolKey, ReqBody, Slot};
 pub use crate::pool::{ConnectionLimits, Priority, UNUSED_IDLE_TIMEOUT, USED_IDLE_TIMEOUT};
+use crate::web_request::{
+    self, BeforeRedirectDetails, BeforeRequestAction, BeforeRequestDetails,
+    BeforeSendHeadersAction, BeforeSendHeadersDetails, HeadersReceivedAction, ResourceType,
+    ResponseDetails, ResponseEventDetails, SendHeadersDetails, Stage, Tracking, UploadData,
+};
 
 /// How many times a request is sent again after a pooled socket closed
 /// under it.
@@ -109,6 +114,9 @@ pub struct Request {
     /// `net::ERR_TIMED_OUT`. `None` (the default, as in Chromium): no
     /// limit. Reading the body is not limited; use an [`AbortHandle`].
     pub timeout: Option<std::time::Duration>,
+    /// What the request is for, as webRequest hooks see it and filter on
+    /// (`Other` by default).
+    pub resource_type: ResourceType,
 }
 
 /// `ses.enableNetworkEmulation(options)`: Electron's options (JSON names
@@ -540,6 +548,7 @@ impl Request {
             bypass_proxy: false,
             priority: Priority::default(),
             timeout: None,
+            resource_type: ResourceType::Other,
         }
     }
 }
@@ -798,6 +807,42 @@ impl Response {
         }
     }
 
+    /// Whether the body is known to be empty before anything is read.
+    fn body_known_empty(&self) -> bool {
+        match &self.body {
+            BodySource::Net(incoming) => hyper::body::Body::is_end_stream(incoming),
+            BodySource::Cached(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
+        }
+    }
+
+    /// The head, for `onHeadersReceived`.
+    fn head(&mut self) -> Head<'_> {
+        Head {
+            status: &mut self.status,
+            status_text: &self.status_text,
+            version: self.version,
+            headers: &mut self.headers,
+            from_cache: self.from_cache,
+            ip: self.remote_addr,
+        }
+    }
+
+    /// What webRequest's events tell of this response.
+    fn details(&self) -> ResponseDetails {
+        ResponseDetails {
+            status_line: format!(
+                "{:?} {} {}",
+                self.version,
+                self.status.as_u16(),
+                self.status_text
+            ),
+            status_code: self.status.as_u16(),
+            response_headers: web_request::response_headers(&self.headers),
+            from_cache: self.from_cache,
+            ip: self.remote_addr.map(|a| a.ip().to_string()),
+        }
+    }
+
     /// The next chunk of the body (`None` at its end), as it arrives.
     ///
     /// # Errors
@@ -807,8 +852,15 @@ impl Response {
     /// `ERR_CONTENT_DECODING_FAILED` for a broken encoding.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, FetchError> {
         let chunk = self.abortable_chunk().await;
-        if let (Err(e), Some(log)) = (&chunk, &self.log) {
-            log.fail(e.error.code());
+        if let Some(log) = &self.log {
+            match &chunk {
+                Err(e) => {
+                    log.fail(e.error.code());
+                    log.hooks.body_failed(e.error);
+                }
+                Ok(None) => log.hooks.completed(),
+                Ok(Some(_)) => {}
+            }
         }
         chunk
     }
@@ -971,11 +1023,20 @@ impl Session {
     /// request, `ERR_INVALID_REDIRECT` in `Error` mode, `ERR_TIMED_OUT`
     /// past the request's timeout, `ERR_CACHE_MISS` for `only-if-cached`.
     pub async fn fetch(&self, request: Request) -> Result<Response, FetchError> {
+        let referrer = request
+            .headers
+            .get(http::header::REFERER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let hooks = Tracking::new(self.web_request(), request.resource_type, referrer);
         let log = ReqLog::begin(
             self.net_log(),
             &request.url,
             request.priority.chromium_name(),
+            hooks,
         );
+        let method = request.method.clone();
         match self.fetch_timed(request, &log).await {
             Ok(mut response) => {
                 response.log = Some(log);
@@ -983,6 +1044,7 @@ impl Session {
             }
             Err(e) => {
                 log.fail(e.error.code());
+                log.hooks.failed(&e.url, &method, e.error);
                 Err(e)
             }
         }
@@ -1032,9 +1094,60 @@ impl Session {
     ) -> Result<Response, FetchError> {
         let mut request = request;
         let mut chain = vec![request.url.clone()];
+        let hooks = &log.hooks;
         loop {
+            if hooks.web.has(Stage::BeforeRequest)
+                && let Some(hook) = hooks.web.before_request(&request.url, hooks.kind)
+            {
+                let details = BeforeRequestDetails {
+                    request: hooks.details(&request.url, &request.method),
+                    upload_data: upload_data(&request),
+                };
+                match hook(details).await {
+                    BeforeRequestAction::Continue => {}
+                    BeforeRequestAction::Cancel => {
+                        return Err(fail(-20, &request.url, "cancelled by onBeforeRequest"));
+                    }
+                    BeforeRequestAction::Redirect(to) => {
+                        let location = Url::parse(&to).map_err(|e| {
+                            fail(
+                                -300,
+                                &request.url,
+                                format!("onBeforeRequest redirected to {to:?}: {e}"),
+                            )
+                        })?;
+                        if chain.len() > MAX_REDIRECTS {
+                            return Err(fail(-310, &request.url, "more than 20 redirects"));
+                        }
+                        // Chromium's internal redirect: a 307 that keeps
+                        // the method and body.
+                        let mut headers = HeaderMap::new();
+                        if let Ok(value) = HeaderValue::from_str(location.as_str()) {
+                            headers.insert(LOCATION, value);
+                        }
+                        headers.insert(
+                            "non-authoritative-reason",
+                            HeaderValue::from_static("WebRequest API"),
+                        );
+                        self.before_redirect(log, &request, &location, || ResponseDetails {
+                            status_line: "HTTP/1.1 307 Internal Redirect".into(),
+                            status_code: 307,
+                            response_headers: web_request::response_headers(&headers),
+                            from_cache: false,
+                            ip: None,
+                        });
+                        log.add(EventType::URL_REQUEST_REDIRECTED, Phase::None, |_| {
+                            Some(serde_json::json!({"location": location.as_str()}))
+                        });
+                        request.url = location.clone();
+                        chain.push(location);
+                        continue;
+                    }
+                }
+            }
             let response = self.fetch_authenticated(&mut request, &chain, log).await?;
             if !response.status.is_redirection() || request.redirect == RedirectMode::Manual {
+                self.response_started(log, &request, &response);
                 return Ok(response);
             }
             let Some(location) = response
@@ -1043,6 +1156,7 @@ impl Session {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|l| request.url.join(l).ok())
             else {
+                self.response_started(log, &request, &response);
                 return Ok(response);
             };
             if request.redirect == RedirectMode::Error {
@@ -1054,6 +1168,7 @@ impl Session {
             if chain.len() > MAX_REDIRECTS {
                 return Err(fail(-310, &request.url, "more than 20 redirects"));
             }
+            self.before_redirect(log, &request, &location, || response.details());
             let status = response.status.as_u16();
             if status == 303 && request.method != Method::HEAD
                 || (matches!(status, 301 | 302) && request.method == Method::POST)
@@ -1072,6 +1187,45 @@ impl Session {
             });
             request.url = location.clone();
             chain.push(location);
+        }
+    }
+
+    /// webRequest's `onBeforeRedirect`, before a redirect is followed.
+    fn before_redirect(
+        &self,
+        log: &ReqLog,
+        request: &Request,
+        location: &Url,
+        response: impl FnOnce() -> ResponseDetails,
+    ) {
+        let hooks = &log.hooks;
+        if hooks.web.has(Stage::BeforeRedirect)
+            && let Some(listener) = hooks.web.before_redirect(&request.url, hooks.kind)
+        {
+            listener(&BeforeRedirectDetails {
+                request: hooks.details(&request.url, &request.method),
+                response: response(),
+                redirect_url: location.to_string(),
+            });
+        }
+    }
+
+    /// webRequest's `onResponseStarted` for the final response; its end
+    /// (`onCompleted`, `onErrorOccurred`) is reported by the response.
+    fn response_started(&self, log: &ReqLog, request: &Request, response: &Response) {
+        let hooks = &log.hooks;
+        if hooks.web.has(Stage::ResponseStarted)
+            && let Some(listener) = hooks.web.response_started(&request.url, hooks.kind)
+        {
+            listener(&ResponseEventDetails {
+                request: hooks.details(&request.url, &request.method),
+                response: response.details(),
+            });
+        }
+        hooks.started(&request.url, &request.method, || response.details());
+        if response.body_known_empty() {
+            // Nothing to read: the request is complete now.
+            hooks.completed();
         }
     }
 
@@ -1264,10 +1418,42 @@ impl Session {
             .trim_end_matches(']')
             .to_owned();
         let port = url.port_or_known_default().unwrap_or(80);
+        let mode = request.cache;
+        let asked_encoding = !request.headers.contains_key(ACCEPT_ENCODING);
+
+        // The headers as they will be sent (but Host and the cache's
+        // validators), which the webRequest hooks may change.
+        let mut headers = self.outgoing_headers(request, https, asked_encoding)?;
+        let hooks = &log.hooks;
+        if hooks.web.has(Stage::BeforeSendHeaders)
+            && let Some(hook) = hooks.web.before_send_headers(url, hooks.kind)
+        {
+            let details = BeforeSendHeadersDetails {
+                request: hooks.details(url, &request.method),
+                request_headers: web_request::request_headers(&headers),
+                upload_data: upload_data(request),
+            };
+            match hook(details).await {
+                BeforeSendHeadersAction::Continue => {}
+                BeforeSendHeadersAction::Cancel => {
+                    return Err(fail(-20, url, "cancelled by onBeforeSendHeaders"));
+                }
+                BeforeSendHeadersAction::Headers(replaced) => {
+                    headers = header_map(url, replaced.iter())?;
+                }
+            }
+        }
+        if hooks.web.has(Stage::SendHeaders)
+            && let Some(listener) = hooks.web.send_headers(url, hooks.kind)
+        {
+            listener(&SendHeadersDetails {
+                request: hooks.details(url, &request.method),
+                request_headers: web_request::request_headers(&headers),
+            });
+        }
 
         // The HTTP cache, for GETs: a fresh answer ends here; a stale one
         // is revalidated with the validators it has.
-        let mode = request.cache;
         let cache = (request.method == Method::GET
             && mode != CacheMode::NoStore
             && !request.headers.contains_key(http::header::RANGE))
@@ -1281,7 +1467,7 @@ impl Session {
             };
             let mut cache_request = http::Request::new(());
             *cache_request.uri_mut() = url.as_str().parse().unwrap_or_default();
-            *cache_request.headers_mut() = request.headers.clone();
+            *cache_request.headers_mut() = headers.clone();
             (key, cache_request)
         });
         let mut conditional = HeaderMap::new();
@@ -1315,7 +1501,12 @@ impl Session {
             });
             match lookup {
                 Ok(CacheLookup::Fresh { response, body }) => {
-                    return Ok(Response::from_cache(response, body, url, chain, None));
+                    let mut response = Response::from_cache(response, body, url, chain, None);
+                    if let Some(text) = self.headers_received(request, log, response.head()).await?
+                    {
+                        response.status_text = text;
+                    }
+                    return Ok(response);
                 }
                 Ok(CacheLookup::Stale { request: stale }) if mode != CacheMode::OnlyIfCached => {
                     for name in [http::header::IF_NONE_MATCH, http::header::IF_MODIFIED_SINCE] {
@@ -1348,7 +1539,6 @@ impl Session {
             ))
             .await;
         }
-        let asked_encoding = !request.headers.contains_key(ACCEPT_ENCODING);
         // A pooled socket the other side closed before answering gets the
         // request again, as Chromium does: on another pooled socket or a
         // new one (a new one's failure is final). Bounded, since other
@@ -1357,37 +1547,9 @@ impl Session {
         let (response, remote_addr, lease) = loop {
             let conn = self.acquire(request, url, &host, port, https, log).await?;
             let absolute_form = matches!(&conn, Conn::H1 { idle, .. } if idle.absolute_form);
-            let mut head = self.request_head(request)?;
-            if let Some(headers) = head.headers_mut() {
-                if asked_encoding {
-                    headers.insert(
-                        ACCEPT_ENCODING,
-                        HeaderValue::from_static(accept_encoding(https)),
-                    );
-                }
-                headers.extend(conditional.clone());
-                // The fetch standard's headers for the cache mode.
-                match mode {
-                    CacheMode::NoStore | CacheMode::Reload => {
-                        if !headers.contains_key(http::header::PRAGMA) {
-                            headers
-                                .insert(http::header::PRAGMA, HeaderValue::from_static("no-cache"));
-                        }
-                        if !headers.contains_key(http::header::CACHE_CONTROL) {
-                            headers.insert(
-                                http::header::CACHE_CONTROL,
-                                HeaderValue::from_static("no-cache"),
-                            );
-                        }
-                    }
-                    CacheMode::NoCache if !headers.contains_key(http::header::CACHE_CONTROL) => {
-                        headers.insert(
-                            http::header::CACHE_CONTROL,
-                            HeaderValue::from_static("max-age=0"),
-                        );
-                    }
-                    _ => {}
-                }
+            let mut head = self.request_head(request, &headers)?;
+            if let Some(sent) = head.headers_mut() {
+                sent.extend(conditional.clone());
             }
             if absolute_form {
                 // Through an HTTP proxy, an http URL is requested whole.
@@ -1448,7 +1610,7 @@ impl Session {
                 }
             }
         };
-        let (parts, incoming) = response.into_parts();
+        let (mut parts, incoming) = response.into_parts();
         // The socket goes back to the pool once the body is read: now, if
         // there is none; never, if the server closes it.
         let lease = lease
@@ -1462,6 +1624,25 @@ impl Session {
                     Some(Lease { pool, slot, idle })
                 }
             });
+        let revalidating = parts.status == StatusCode::NOT_MODIFIED && !conditional.is_empty();
+        let mut status_text_override = None;
+        if !revalidating && log.hooks.web.has(Stage::HeadersReceived) {
+            let text = status_text(&parts);
+            status_text_override = self
+                .headers_received(
+                    request,
+                    log,
+                    Head {
+                        status: &mut parts.status,
+                        status_text: &text,
+                        version: parts.version,
+                        headers: &mut parts.headers,
+                        from_cache: false,
+                        ip: Some(remote_addr),
+                    },
+                )
+                .await?;
+        }
         if request.credentials == Credentials::Include {
             for line in parts.headers.get_all(SET_COOKIE) {
                 if let Ok(line) = line.to_str() {
@@ -1478,13 +1659,12 @@ impl Session {
                     self.http_cache()
                         .revalidated(key, cache_request, &head_only)
             {
-                return Ok(Response::from_cache(
-                    response,
-                    body,
-                    url,
-                    chain,
-                    Some(remote_addr),
-                ));
+                let mut response =
+                    Response::from_cache(response, body, url, chain, Some(remote_addr));
+                if let Some(text) = self.headers_received(request, log, response.head()).await? {
+                    response.status_text = text;
+                }
+                return Ok(response);
             }
         }
         // Decoded only when this request asked for it (the app may send its
@@ -1522,9 +1702,10 @@ impl Session {
             }
             _ => None,
         };
+        let status_text = status_text_override.unwrap_or_else(|| status_text(&parts));
         Ok(Response {
             status: parts.status,
-            status_text: status_text(&parts),
+            status_text,
             version: parts.version,
             headers: parts.headers,
             url: url.clone(),
@@ -2062,26 +2243,19 @@ impl Session {
         }
     }
 
-    fn request_head(&self, request: &Request) -> Result<http::request::Builder, FetchError> {
+    /// The headers a request goes with, but `Host` and the cache's
+    /// validators: the app's, the session's identity and cookies, Chromium's
+    /// `Accept-Encoding`, and the fetch standard's headers for the cache
+    /// mode. What webRequest's `onBeforeSendHeaders` sees.
+    fn outgoing_headers(
+        &self,
+        request: &Request,
+        https: bool,
+        asked_encoding: bool,
+    ) -> Result<HeaderMap, FetchError> {
         let url = &request.url;
-        let mut path = url.path().to_owned();
-        if let Some(q) = url.query() {
-            path.push('?');
-            path.push_str(q);
-        }
-        let mut builder = http::Request::builder()
-            .method(request.method.clone())
-            .uri(path);
-        let headers = builder
-            .headers_mut()
-            .ok_or_else(|| fail(-4, url, "bad request"))?;
-        headers.extend(request.headers.clone());
-        let host = match url.port() {
-            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_owned(),
-        };
+        let mut headers = request.headers.clone();
         let value = |s: String| HeaderValue::try_from(s).map_err(|e| fail(-4, url, e.to_string()));
-        headers.insert(HOST, value(host)?);
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, value(self.user_agent())?);
         }
@@ -2106,7 +2280,119 @@ impl Session {
                 headers.insert(COOKIE, value(cookie)?);
             }
         }
+        if asked_encoding {
+            headers.insert(
+                ACCEPT_ENCODING,
+                HeaderValue::from_static(accept_encoding(https)),
+            );
+        }
+        // The fetch standard's headers for the cache mode.
+        match request.cache {
+            CacheMode::NoStore | CacheMode::Reload => {
+                if !headers.contains_key(http::header::PRAGMA) {
+                    headers.insert(http::header::PRAGMA, HeaderValue::from_static("no-cache"));
+                }
+                if !headers.contains_key(http::header::CACHE_CONTROL) {
+                    headers.insert(
+                        http::header::CACHE_CONTROL,
+                        HeaderValue::from_static("no-cache"),
+                    );
+                }
+            }
+            CacheMode::NoCache if !headers.contains_key(http::header::CACHE_CONTROL) => {
+                headers.insert(
+                    http::header::CACHE_CONTROL,
+                    HeaderValue::from_static("max-age=0"),
+                );
+            }
+            _ => {}
+        }
+        Ok(headers)
+    }
+
+    /// The request line and `headers`, with `Host`.
+    fn request_head(
+        &self,
+        request: &Request,
+        headers: &HeaderMap,
+    ) -> Result<http::request::Builder, FetchError> {
+        let url = &request.url;
+        let mut path = url.path().to_owned();
+        if let Some(q) = url.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        let mut builder = http::Request::builder()
+            .method(request.method.clone())
+            .uri(path);
+        let sent = builder
+            .headers_mut()
+            .ok_or_else(|| fail(-4, url, "bad request"))?;
+        sent.clone_from(headers);
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        };
+        sent.insert(
+            HOST,
+            HeaderValue::try_from(host).map_err(|e| fail(-4, url, e.to_string()))?,
+        );
         Ok(builder)
+    }
+
+    /// webRequest's `onHeadersReceived` for a response's head: the hook
+    /// may replace the headers (and the status line: the new status text
+    /// is returned) or cancel the request.
+    async fn headers_received(
+        &self,
+        request: &Request,
+        log: &ReqLog,
+        head: Head<'_>,
+    ) -> Result<Option<String>, FetchError> {
+        let hooks = &log.hooks;
+        let url = &request.url;
+        if !hooks.web.has(Stage::HeadersReceived) {
+            return Ok(None);
+        }
+        let Some(hook) = hooks.web.headers_received(url, hooks.kind) else {
+            return Ok(None);
+        };
+        let details = ResponseEventDetails {
+            request: hooks.details(url, &request.method),
+            response: head.details(),
+        };
+        match hook(details).await {
+            HeadersReceivedAction::Continue => Ok(None),
+            HeadersReceivedAction::Cancel => Err(fail(-20, url, "cancelled by onHeadersReceived")),
+            HeadersReceivedAction::Headers {
+                headers,
+                status_line,
+            } => {
+                *head.headers = header_map(
+                    url,
+                    headers
+                        .iter()
+                        .flat_map(|(k, values)| values.iter().map(move |v| (k, v))),
+                )?;
+                let Some(line) = status_line else {
+                    return Ok(None);
+                };
+                let mut parts = line.splitn(3, ' ');
+                let _version = parts.next();
+                let status = parts
+                    .next()
+                    .and_then(|code| StatusCode::from_bytes(code.as_bytes()).ok())
+                    .ok_or_else(|| {
+                        fail(
+                            -4,
+                            url,
+                            format!("onHeadersReceived gave the status line {line:?}, which has no status code"),
+                        )
+                    })?;
+                *head.status = status;
+                Ok(Some(parts.next().unwrap_or_default().to_owned()))
+            }
+        }
     }
 }
 
@@ -2462,6 +2748,60 @@ where
         socket.add(EventType::SOCKET_ALIVE, Phase::End, |_| None);
     }));
     Ok(sender)
+}
+
+/// A response's head as `onHeadersReceived` sees and changes it.
+struct Head<'a> {
+    status: &'a mut StatusCode,
+    status_text: &'a str,
+    version: Version,
+    headers: &'a mut HeaderMap,
+    from_cache: bool,
+    ip: Option<SocketAddr>,
+}
+
+impl Head<'_> {
+    fn details(&self) -> ResponseDetails {
+        ResponseDetails {
+            status_line: format!(
+                "{:?} {} {}",
+                self.version,
+                self.status.as_u16(),
+                self.status_text
+            ),
+            status_code: self.status.as_u16(),
+            response_headers: web_request::response_headers(self.headers),
+            from_cache: self.from_cache,
+            ip: self.ip.map(|a| a.ip().to_string()),
+        }
+    }
+}
+
+/// Headers a hook gave, checked: a bad name or value fails the request
+/// with `net::ERR_INVALID_ARGUMENT`, naming it.
+fn header_map<'a>(
+    url: &Url,
+    pairs: impl Iterator<Item = (&'a String, &'a String)>,
+) -> Result<HeaderMap, FetchError> {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        let name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| fail(-4, url, format!("{name:?} is not a header name")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| fail(-4, url, format!("{value:?} is not a value for {name}")))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+/// A request's body as webRequest's `uploadData`: its bytes, when it has
+/// some (a stream is not shown).
+fn upload_data(request: &Request) -> Option<Vec<UploadData>> {
+    (!request.body.is_empty() && request.body_stream.is_none()).then(|| {
+        vec![UploadData {
+            bytes: request.body.to_vec(),
+        }]
+    })
 }
 
 /// The request's headers as sent, in the net log (cookies and

@@ -548,6 +548,7 @@ impl NetLog {
 
     /// Records an event with no phase about a new source of type `NONE`
     /// (Chromium's global entries).
+    #[cfg_attr(not(feature = "pac"), allow(dead_code))]
     pub(crate) fn add_global(
         &self,
         kind: EventType,
@@ -588,11 +589,18 @@ pub(crate) struct ReqLog {
     pub log: NetLog,
     pub source: Source,
     error: std::sync::atomic::AtomicI32,
+    /// The request's part in the session's webRequest hooks.
+    pub hooks: crate::web_request::Tracking,
 }
 
 impl ReqLog {
     /// A new request: `REQUEST_ALIVE` begins.
-    pub fn begin(log: &NetLog, url: &url::Url, priority: &str) -> ReqLog {
+    pub fn begin(
+        log: &NetLog,
+        url: &url::Url,
+        priority: &str,
+        hooks: crate::web_request::Tracking,
+    ) -> ReqLog {
         let source = Source::new(SourceType::URL_REQUEST);
         log.add(source, EventType::REQUEST_ALIVE, Phase::Begin, |_| {
             Some(json!({"url": url.as_str(), "priority": priority}))
@@ -601,6 +609,7 @@ impl ReqLog {
             log: log.clone(),
             source,
             error: std::sync::atomic::AtomicI32::new(0),
+            hooks,
         }
     }
 

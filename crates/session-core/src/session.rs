@@ -103,6 +103,7 @@ pub(crate) struct Inner {
     /// the first resolution loads it.
     pac_deferred: std::sync::atomic::AtomicBool,
     net_log: crate::netlog::NetLog,
+    web_request: crate::web_request::WebRequest,
 }
 
 /// The argument of `ses.clearStorageData(options)`; its JSON is Electron's.
@@ -224,6 +225,7 @@ impl Session {
                 dns,
                 pac_deferred: std::sync::atomic::AtomicBool::new(false),
                 net_log,
+                web_request: crate::web_request::WebRequest::default(),
             }),
         };
         let weak = Arc::downgrade(&session.inner);
@@ -482,6 +484,12 @@ impl Session {
     /// `ses.clearAuthCache()`: forgets every credential.
     pub async fn clear_auth_cache(&self) {
         self.inner.auth_cache.clear();
+    }
+
+    /// `ses.webRequest`: the application's hooks on every request of the
+    /// session.
+    pub fn web_request(&self) -> &crate::web_request::WebRequest {
+        &self.inner.web_request
     }
 
     /// `ses.netLog`: records the session's network events to a file in

@@ -13,6 +13,7 @@ mod pool;
 mod proxy;
 mod settings;
 mod storage_data;
+mod web_request;
 
 use std::path::{Path, PathBuf};
 
