@@ -43,6 +43,7 @@ pub(crate) fn run(sessions: &Sessions) -> anyhow::Result<()> {
     download_names(sessions)?;
     fetch_and_download(sessions)?;
     through_a_pac_proxy(sessions)?;
+    web_request_hooks(sessions)?;
     println!();
     println!("End of the tour. `sesh --help` lists the commands.");
     Ok(())
@@ -854,6 +855,81 @@ fn through_a_pac_proxy(sessions: &Sessions) -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
     summarize_net_log(&log_path)
+}
+
+fn web_request_hooks(sessions: &Sessions) -> anyhow::Result<()> {
+    use sesh::web_request::{
+        BeforeRequestAction, BeforeSendHeadersAction, HeadersReceivedAction, WebRequestFilter,
+    };
+
+    chapter(10, "webRequest: hooks on every request");
+    let addr = tour_http_server(Arc::new(tour_file()), usize::MAX)?;
+    let ses = sessions.from_partition("tour-hooks", PartitionOptions::default())?;
+    let web = ses.web_request();
+    web.on_before_request(
+        Some(WebRequestFilter::new(["*://*/ads/*"])?),
+        |d| {
+            println!("  onBeforeRequest #{} {} → cancel", d.request.id, d.request.url);
+            async { BeforeRequestAction::Cancel }
+        },
+    );
+    web.on_before_send_headers(None, |d| {
+        let mut headers = d.request_headers;
+        headers.insert("X-Tour".into(), "10".into());
+        println!(
+            "  onBeforeSendHeaders #{}: {} headers, X-Tour added",
+            d.request.id,
+            headers.len()
+        );
+        async move { BeforeSendHeadersAction::Headers(headers) }
+    });
+    web.on_headers_received(
+        Some(WebRequestFilter::new(["*://*/hello"])?),
+        |d| {
+            let mut headers = d.response.response_headers;
+            let removed = headers.remove("Set-Cookie").unwrap_or_default();
+            println!(
+                "  onHeadersReceived #{} {}: Set-Cookie {removed:?} removed",
+                d.request.id, d.response.status_line
+            );
+            async move {
+                HeadersReceivedAction::Headers {
+                    headers,
+                    status_line: None,
+                }
+            }
+        },
+    );
+    web.on_completed(None, |d| {
+        println!("  onCompleted #{} {} {}", d.request.id, d.request.url, d.error);
+    });
+    web.on_error_occurred(None, |d| {
+        println!("  onErrorOccurred #{} {} {}", d.request.id, d.request.url, d.error);
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let hello = Url::parse(&format!("http://{addr}/hello"))?;
+        println!("ses.fetch({hello})");
+        let body = ses
+            .fetch(sesh::net::Request::get(hello.clone()))
+            .await?
+            .bytes()
+            .await?;
+        println!(
+            "  → {:?}; cookies kept: {:?} (the hook took Set-Cookie away)",
+            String::from_utf8_lossy(&body),
+            ses.cookies()
+                .cookie_header(&hello, sesh::storage::cookies::CookieOptions::default())
+        );
+        let ad = Url::parse(&format!("http://{addr}/ads/banner.png"))?;
+        println!("ses.fetch({ad})");
+        if let Err(e) = ses.fetch(sesh::net::Request::get(ad)).await {
+            println!("  → {} (never sent)", e.error);
+        }
+        anyhow::Ok(())
+    })
 }
 
 /// What the tour's net log holds: its size, the first request's events in
