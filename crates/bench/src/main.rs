@@ -65,6 +65,13 @@ enum Command {
         /// sesh only: sockets per host instead of Chromium's 6.
         #[arg(long)]
         per_host: Option<usize>,
+        /// sesh only: first store the `sets` of this cookie workload
+        /// (`shared/bench/cookies/workload.json`) in the session's jar.
+        #[arg(long)]
+        jar: Option<PathBuf>,
+        /// sesh only: a webRequest hook at each of the eight stages.
+        #[arg(long)]
+        hooks: bool,
     },
     /// Streams one response body to a file.
     Download {
@@ -108,6 +115,8 @@ fn main() -> anyhow::Result<()> {
                 proxy,
                 fresh,
                 per_host,
+                jar,
+                hooks,
             } => {
                 let ca = ca.map(std::fs::read_to_string).transpose()?;
                 let options = FetchOptions {
@@ -118,6 +127,8 @@ fn main() -> anyhow::Result<()> {
                     proxy,
                     fresh,
                     per_host,
+                    jar,
+                    hooks,
                 };
                 let started = Instant::now();
                 let errors = match client {
@@ -315,6 +326,8 @@ struct FetchOptions {
     proxy: Option<String>,
     fresh: bool,
     per_host: Option<usize>,
+    jar: Option<PathBuf>,
+    hooks: bool,
 }
 
 /// Runs `one` `requests` times over `concurrency` tasks; returns how many
@@ -385,6 +398,22 @@ async fn fetch_sesh(options: &FetchOptions) -> anyhow::Result<usize> {
                 total: 256.max(per_host),
             });
     }
+    if let Some(jar) = &options.jar {
+        let workload: serde_json::Value = serde_json::from_slice(&std::fs::read(jar)?)?;
+        let sets = workload["sets"]
+            .as_array()
+            .context("no sets in the workload")?;
+        for set in sets {
+            let (Some(url), Some(line)) = (set[0].as_str(), set[1].as_str()) else {
+                bail!("a set is not [url, Set-Cookie]: {set}");
+            };
+            // A cookie the jar refuses is part of the workload.
+            let _ = ses.cookies().set_from_header(&Url::parse(url)?, line);
+        }
+    }
+    if options.hooks {
+        install_hooks(&ses);
+    }
     let url = options.url.clone();
     let fresh = options.fresh;
     // A run that stops making progress says what the pool holds.
@@ -425,6 +454,50 @@ async fn fetch_sesh(options: &FetchOptions) -> anyhow::Result<usize> {
     .await;
     watchdog.abort();
     Ok(errors)
+}
+
+/// A hook at each stage of webRequest, each doing a little work (counting
+/// the headers it is shown) and letting the request go on.
+fn install_hooks(ses: &sesh_core::Session) {
+    use sesh_core::web_request::{
+        BeforeRequestAction, BeforeSendHeadersAction, HeadersReceivedAction,
+    };
+    let seen = Arc::new(AtomicUsize::new(0));
+    let web = ses.web_request();
+    let s = seen.clone();
+    web.on_before_request(None, move |d| {
+        s.fetch_add(d.request.url.len(), Ordering::Relaxed);
+        async { BeforeRequestAction::Continue }
+    });
+    let s = seen.clone();
+    web.on_before_send_headers(None, move |d| {
+        s.fetch_add(d.request_headers.len(), Ordering::Relaxed);
+        async { BeforeSendHeadersAction::Continue }
+    });
+    let s = seen.clone();
+    web.on_send_headers(None, move |d| {
+        s.fetch_add(d.request_headers.len(), Ordering::Relaxed);
+    });
+    let s = seen.clone();
+    web.on_headers_received(None, move |d| {
+        s.fetch_add(d.response.response_headers.len(), Ordering::Relaxed);
+        async { HeadersReceivedAction::Continue }
+    });
+    let s = seen.clone();
+    web.on_response_started(None, move |d| {
+        s.fetch_add(usize::from(d.response.status_code), Ordering::Relaxed);
+    });
+    let s = seen.clone();
+    web.on_before_redirect(None, move |d| {
+        s.fetch_add(d.redirect_url.len(), Ordering::Relaxed);
+    });
+    let s = seen.clone();
+    web.on_completed(None, move |d| {
+        s.fetch_add(d.error.len(), Ordering::Relaxed);
+    });
+    web.on_error_occurred(None, move |d| {
+        seen.fetch_add(d.error.len(), Ordering::Relaxed);
+    });
 }
 
 fn reqwest_client(options: &FetchOptions) -> anyhow::Result<reqwest::Client> {

@@ -35,6 +35,7 @@
 
 mod certificate;
 mod error;
+pub mod kx;
 mod net_error;
 mod ssl;
 mod verifier;

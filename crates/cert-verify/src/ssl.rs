@@ -90,10 +90,15 @@ impl SslConfig {
         if suites.is_empty() {
             return Err(Error::NoCipherSuites);
         }
+        // Chromium's groups, in its order: the hybrid first, then X25519
+        // (sent along with it), P-256, P-384.
+        let mut kx_groups = vec![crate::kx::X25519MLKEM768];
+        kx_groups.extend(base.kx_groups.iter().copied());
         Ok(SslSettings {
             versions,
             provider: Arc::new(CryptoProvider {
                 cipher_suites: suites,
+                kx_groups,
                 ..base
             }),
         })

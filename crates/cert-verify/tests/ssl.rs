@@ -34,6 +34,7 @@ fn servers() -> Servers {
         ServerOptions {
             versions: vec![&rustls::version::TLS12],
             suites: None,
+            kx_groups: None,
         },
     );
     let tls13 = serve(
@@ -42,6 +43,7 @@ fn servers() -> Servers {
         ServerOptions {
             versions: vec![&rustls::version::TLS13],
             suites: None,
+            kx_groups: None,
         },
     );
     // A TLS 1.2 server with a single cipher suite matching its ECDSA key.
@@ -53,6 +55,7 @@ fn servers() -> Servers {
         ServerOptions {
             versions: vec![&rustls::version::TLS12],
             suites: Some(vec![only]),
+            kx_groups: None,
         },
     );
     Servers {
@@ -176,4 +179,75 @@ fn the_config_is_electrons_json() {
     )
     .unwrap();
     assert_eq!(c, config(Some("tls1.2"), Some("tls1.3"), &[0xC02F]));
+}
+
+/// Talks to `addr` and returns the group the handshake settled on, and
+/// whether it took a HelloRetryRequest.
+fn negotiated(verifier: &CertVerifier, addr: std::net::SocketAddr) -> (rustls::NamedGroup, bool) {
+    use std::io::{Read, Write};
+
+    let rt = crate::support::runtime();
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    let (conn, outcome) = verifier
+        .connect_blocking(&rt, &mut tcp, "tls.test")
+        .unwrap();
+    assert!(outcome.result.is_ok());
+    let group = conn.negotiated_key_exchange_group().unwrap().name();
+    let retried = conn.handshake_kind() == Some(rustls::HandshakeKind::FullWithHelloRetryRequest);
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(b"hello").unwrap();
+    let mut answer = [0u8; 5];
+    tls.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"hello");
+    (group, retried)
+}
+
+#[test]
+fn x25519mlkem768_is_offered_first_with_x25519_beside_it() {
+    use rustls::NamedGroup;
+    use sesh_cert_verify::kx::X25519MLKEM768;
+
+    let root = Ca::root("kx root");
+    let leaf = root.leaf(&["tls.test"]);
+    let verifier = CertVerifier::without_system_roots();
+    verifier.add_root_pem(&root.pem).unwrap();
+    let ring = rustls::crypto::ring::kx_group::X25519;
+    // A server that prefers the hybrid gets it.
+    let hybrid = serve(
+        vec![leaf.der.clone()],
+        &leaf.key,
+        ServerOptions {
+            kx_groups: Some(vec![X25519MLKEM768, ring]),
+            ..ServerOptions::default()
+        },
+    );
+    assert_eq!(
+        negotiated(&verifier, hybrid),
+        (NamedGroup::X25519MLKEM768, false)
+    );
+    // A server without it takes the X25519 share sent beside it, with no
+    // second round trip.
+    let plain = serve(vec![leaf.der.clone()], &leaf.key, ServerOptions::default());
+    assert_eq!(negotiated(&verifier, plain), (NamedGroup::X25519, false));
+    // A server with P-256 only asks again, and gets it.
+    let p256 = serve(
+        vec![leaf.der.clone()],
+        &leaf.key,
+        ServerOptions {
+            kx_groups: Some(vec![rustls::crypto::ring::kx_group::SECP256R1]),
+            ..ServerOptions::default()
+        },
+    );
+    assert_eq!(negotiated(&verifier, p256), (NamedGroup::secp256r1, true));
+    // TLS 1.2 has no hybrid: plain ECDHE.
+    let tls12 = serve(
+        vec![leaf.der.clone()],
+        &leaf.key,
+        ServerOptions {
+            versions: vec![&rustls::version::TLS12],
+            kx_groups: Some(vec![X25519MLKEM768, ring]),
+            ..ServerOptions::default()
+        },
+    );
+    assert_eq!(negotiated(&verifier, tls12), (NamedGroup::X25519, false));
 }

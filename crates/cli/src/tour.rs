@@ -866,13 +866,13 @@ fn web_request_hooks(sessions: &Sessions) -> anyhow::Result<()> {
     let addr = tour_http_server(Arc::new(tour_file()), usize::MAX)?;
     let ses = sessions.from_partition("tour-hooks", PartitionOptions::default())?;
     let web = ses.web_request();
-    web.on_before_request(
-        Some(WebRequestFilter::new(["*://*/ads/*"])?),
-        |d| {
-            println!("  onBeforeRequest #{} {} → cancel", d.request.id, d.request.url);
-            async { BeforeRequestAction::Cancel }
-        },
-    );
+    web.on_before_request(Some(WebRequestFilter::new(["*://*/ads/*"])?), |d| {
+        println!(
+            "  onBeforeRequest #{} {} → cancel",
+            d.request.id, d.request.url
+        );
+        async { BeforeRequestAction::Cancel }
+    });
     web.on_before_send_headers(None, |d| {
         let mut headers = d.request_headers;
         headers.insert("X-Tour".into(), "10".into());
@@ -883,28 +883,31 @@ fn web_request_hooks(sessions: &Sessions) -> anyhow::Result<()> {
         );
         async move { BeforeSendHeadersAction::Headers(headers) }
     });
-    web.on_headers_received(
-        Some(WebRequestFilter::new(["*://*/hello"])?),
-        |d| {
-            let mut headers = d.response.response_headers;
-            let removed = headers.remove("Set-Cookie").unwrap_or_default();
-            println!(
-                "  onHeadersReceived #{} {}: Set-Cookie {removed:?} removed",
-                d.request.id, d.response.status_line
-            );
-            async move {
-                HeadersReceivedAction::Headers {
-                    headers,
-                    status_line: None,
-                }
+    web.on_headers_received(Some(WebRequestFilter::new(["*://*/hello"])?), |d| {
+        let mut headers = d.response.response_headers;
+        let removed = headers.remove("Set-Cookie").unwrap_or_default();
+        println!(
+            "  onHeadersReceived #{} {}: Set-Cookie {removed:?} removed",
+            d.request.id, d.response.status_line
+        );
+        async move {
+            HeadersReceivedAction::Headers {
+                headers,
+                status_line: None,
             }
-        },
-    );
+        }
+    });
     web.on_completed(None, |d| {
-        println!("  onCompleted #{} {} {}", d.request.id, d.request.url, d.error);
+        println!(
+            "  onCompleted #{} {} {}",
+            d.request.id, d.request.url, d.error
+        );
     });
     web.on_error_occurred(None, |d| {
-        println!("  onErrorOccurred #{} {} {}", d.request.id, d.request.url, d.error);
+        println!(
+            "  onErrorOccurred #{} {} {}",
+            d.request.id, d.request.url, d.error
+        );
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -151,6 +151,9 @@ pub struct ServerOptions {
     pub versions: Vec<&'static SupportedProtocolVersion>,
     /// Its cipher suites (`None`: ring's defaults).
     pub suites: Option<Vec<SupportedCipherSuite>>,
+    /// Its key exchange groups, in its order of preference (`None`:
+    /// ring's).
+    pub kx_groups: Option<Vec<&'static dyn rustls::crypto::SupportedKxGroup>>,
 }
 
 impl Default for ServerOptions {
@@ -158,6 +161,7 @@ impl Default for ServerOptions {
         ServerOptions {
             versions: vec![&rustls::version::TLS13, &rustls::version::TLS12],
             suites: None,
+            kx_groups: None,
         }
     }
 }
@@ -172,6 +176,9 @@ pub fn serve_tls(
     let mut provider = rustls::crypto::ring::default_provider();
     if let Some(suites) = options.suites {
         provider.cipher_suites = suites;
+    }
+    if let Some(groups) = options.kx_groups {
+        provider.kx_groups = groups;
     }
     let config = ServerConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(&options.versions)
