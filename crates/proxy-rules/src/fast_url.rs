@@ -64,6 +64,127 @@ pub(crate) fn fast_target(url: &str) -> Option<Target<'_>> {
     })
 }
 
+/// What a PAC script is given for `url` (the URL as Chromium hands it to
+/// `FindProxyForURL`, and the host) and the target, when `url` is already
+/// in canonical form so that the URL parser would give it back unchanged;
+/// `None` means: use the full parser.
+#[cfg(feature = "pac")]
+pub(crate) fn fast_pac_url(url: &str) -> Option<(Target<'_>, std::borrow::Cow<'_, str>)> {
+    use std::borrow::Cow;
+
+    let target = fast_target(url)?;
+    let rest = &url[target.scheme.len() + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let default_port = match target.scheme {
+        "http" | "ws" => 80,
+        "https" | "wss" => 443,
+        _ => 21,
+    };
+    // An explicit default port is dropped by the parser.
+    if authority.contains(':') && target.port == Some(default_port) {
+        return None;
+    }
+    if matches!(target.scheme, "https" | "wss") {
+        // Scheme, host and port only.
+        let prefix_len = target.scheme.len() + 3 + authority.len();
+        return Some(if url.len() == prefix_len + 1 && url.ends_with('/') {
+            (target, Cow::Borrowed(url))
+        } else {
+            (target, Cow::Owned(format!("{}/", &url[..prefix_len])))
+        });
+    }
+    let tail = &rest[authority_end..];
+    // The fragment is not given to the script.
+    let tail = tail.split_once('#').map_or(tail, |(before, _)| before);
+    let (path, query) = match tail.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (tail, None),
+    };
+    if !path.starts_with('/') || !canonical_path(path) || !query.is_none_or(canonical_query) {
+        return None;
+    }
+    let end = url.len() - (rest.len() - authority_end - tail.len());
+    let end = url.len().min(end);
+    let script = &url[..end];
+    Some((target, Cow::Borrowed(script)))
+}
+
+/// A path the URL parser leaves as it is: no dot segments, nothing it
+/// would percent-encode or unescape, `%` only before two hex digits.
+#[cfg(feature = "pac")]
+fn canonical_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let plain = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'/'
+                    | b'%'
+            )
+    };
+    bytes.iter().all(|&b| plain(b))
+        && escapes_are_hex(bytes)
+        && !path.split('/').any(|segment| {
+            segment == "." || segment == ".." || segment.to_ascii_lowercase().contains("%2e")
+        })
+}
+
+/// A query the URL parser leaves as it is.
+#[cfg(feature = "pac")]
+fn canonical_query(query: &str) -> bool {
+    let bytes = query.as_bytes();
+    bytes.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'/'
+                    | b'?'
+                    | b'%'
+            )
+    }) && escapes_are_hex(bytes)
+}
+
+#[cfg(feature = "pac")]
+fn escapes_are_hex(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || (bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
+}
+
 fn dotted_quad(host: &str) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
     let mut parts = host.split('.');
@@ -131,5 +252,90 @@ mod tests {
         assert!(fast_target("http://example.com/").is_some());
         assert!(fast_target("http://192.168.1.1:8080/").is_some());
         assert!(fast_target("http://127.1/").is_none());
+    }
+
+    /// URLs whose canonical form differs from how they are written, and
+    /// ordinary ones.
+    #[cfg(feature = "pac")]
+    const PAC_URLS: &[&str] = &[
+        "http://example.com/",
+        "http://example.com",
+        "http://example.com/a/b?c=d&e=f#frag",
+        "http://example.com/a/./b",
+        "http://example.com/a/../b",
+        "http://example.com/a/%2e%2E/b",
+        "http://example.com/a/.%2e/b",
+        "http://example.com/%41%zz",
+        "http://example.com/%41",
+        "http://example.com/a b",
+        "http://example.com/a\\b",
+        "http://example.com/a'b?c'd",
+        "http://example.com/a\"b",
+        "http://example.com/?",
+        "http://example.com/#",
+        "http://example.com/a?b?c/d",
+        "http://example.com:80/x",
+        "http://example.com:8080/x",
+        "https://example.com/secret/path?q#f",
+        "https://example.com:443/x",
+        "https://example.com:8443/x",
+        "https://example.com",
+        "https://example.com/",
+        "wss://example.com:9000/chat",
+        "ws://example.com/chat?room=1",
+        "ftp://files.example/pub/a.tar.gz",
+        "ftp://files.example:21/pub",
+        "http://user:pass@example.com/",
+        "http://EXAMPLE.com/",
+        "http://192.168.0.1/x",
+        "http://127.0.0.1:3000/x",
+        "http://example.com./x",
+        "http://example.com/~user/a(1)*+,;=:@$!",
+        "http://example.com/a%2fb",
+        "http://example.com/a..b/c.",
+        "http://example.com/.hidden/..x",
+    ];
+
+    #[cfg(feature = "pac")]
+    fn assert_pac_agrees(u: &str) {
+        let Some((target, script)) = fast_pac_url(u) else {
+            return;
+        };
+        let parsed =
+            Url::parse(u).unwrap_or_else(|e| panic!("{u}: fast path took an invalid URL ({e})"));
+        assert_eq!(script, crate::pac::script_url(&parsed), "{u}");
+        assert_eq!(target, Target::of(&parsed), "{u}");
+    }
+
+    #[cfg(feature = "pac")]
+    #[test]
+    fn pac_urls_agree_with_the_url_parser() {
+        for u in PAC_URLS {
+            assert_pac_agrees(u);
+        }
+        for u in [
+            "http://example.com/a/b?c=d",
+            "https://example.com:8443/x",
+            "ws://example.com/chat?room=1",
+        ] {
+            assert!(fast_pac_url(u).is_some(), "{u} should take the fast path");
+        }
+        for u in [
+            "http://example.com/a/../b",
+            "http://example.com/a b",
+            "http://example.com:80/x",
+        ] {
+            assert!(fast_pac_url(u).is_none(), "{u} should be parsed");
+        }
+        // The benchmark's 10,000 URLs, as a broad sample.
+        let urls = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/bench/proxy/urls.txt");
+        let urls = std::fs::read_to_string(urls).expect("the benchmark's URLs");
+        let mut fast = 0;
+        for u in urls.lines() {
+            assert_pac_agrees(u);
+            fast += usize::from(fast_pac_url(u).is_some());
+        }
+        assert!(fast > 5_000, "only {fast} of the URLs took the fast path");
     }
 }

@@ -257,11 +257,47 @@ impl ProxyResolver {
                 error: None,
             });
         }
+        #[cfg(feature = "pac")]
+        if let Active::Pac {
+            script: Ok(script),
+            url: pac_url,
+        } = &*active
+            && let Some((target, script_url)) = crate::fast_url::fast_pac_url(url)
+        {
+            if target.is_implicitly_bypassed() {
+                return Ok(Resolution {
+                    list: ProxyList::direct(),
+                    error: None,
+                });
+            }
+            return Ok(
+                self.pac_resolution(script.find_proxy_for(&script_url, target.host), pac_url)
+            );
+        }
         let parsed = Url::parse(url).map_err(|e| Error::InvalidUrl {
             url: url.to_owned(),
             reason: e.to_string(),
         })?;
         Ok(self.resolve_url(&parsed, None))
+    }
+
+    /// The list for a PAC script's answer; `DIRECT` (with the error) when
+    /// the script failed.
+    #[cfg(feature = "pac")]
+    fn pac_resolution(&self, answer: Result<String>, pac_url: &str) -> Resolution {
+        match answer {
+            Ok(answer) => Resolution {
+                list: self.parse_pac_answer(answer),
+                error: None,
+            },
+            Err(e) => {
+                tracing::warn!(target: "sesh::proxy", pac = %pac_url, "{e}; going DIRECT");
+                Resolution {
+                    list: ProxyList::direct(),
+                    error: Some(e),
+                }
+            }
+        }
     }
 
     /// The proxies for `url`, with the proxies `bad` marks as failing moved
@@ -289,19 +325,7 @@ impl ProxyResolver {
                 } else {
                     match script {
                         #[cfg(feature = "pac")]
-                        Ok(script) => match script.find_proxy(url) {
-                            Ok(answer) => Resolution {
-                                list: self.parse_pac_answer(answer),
-                                error: None,
-                            },
-                            Err(e) => {
-                                tracing::warn!(target: "sesh::proxy", pac = %pac_url, "{e}; going DIRECT");
-                                Resolution {
-                                    list: ProxyList::direct(),
-                                    error: Some(e),
-                                }
-                            }
-                        },
+                        Ok(script) => self.pac_resolution(script.find_proxy(url), pac_url),
                         #[cfg(not(feature = "pac"))]
                         Ok(()) => Resolution {
                             list: ProxyList::direct(),

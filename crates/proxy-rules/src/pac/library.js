@@ -7,7 +7,7 @@
 // the cheap helpers stay in JavaScript.
 
 function dnsDomainIs(host, domain) {
-  if (typeof host == 'string' && typeof domain == 'string') {
+  if (typeof host === 'string' && typeof domain === 'string') {
     return host.endsWith(domain);
   }
   return host.length >= domain.length &&
@@ -15,7 +15,7 @@ function dnsDomainIs(host, domain) {
 }
 
 function isPlainHostName(host) {
-  if (typeof host != 'string') throw new TypeError('Requires 1 string parameter');
+  if (typeof host !== 'string') throw new TypeError('Requires 1 string parameter');
   return host.indexOf('.') < 0;
 }
 
@@ -49,8 +49,8 @@ function __sesh_addr(s) {
 }
 
 function isInNet(ipaddr, pattern, maskstr) {
-  if (typeof ipaddr == 'string' && typeof pattern == 'string' &&
-      typeof maskstr == 'string') {
+  if (typeof ipaddr === 'string' && typeof pattern === 'string' &&
+      typeof maskstr === 'string') {
     return __sesh_isInNet(ipaddr, pattern, maskstr);
   }
   if (!__sesh_isDotted(pattern) || !__sesh_isDotted(maskstr)) return false;

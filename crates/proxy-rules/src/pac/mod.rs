@@ -241,8 +241,13 @@ impl PacScript {
             .host_str()
             .unwrap_or("")
             .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
+            .trim_end_matches(']');
+        self.find_proxy_for(&script_url, host)
+    }
+
+    /// Calls `FindProxyForURL(script_url, host)` with both already in the
+    /// form Chromium passes them.
+    pub(crate) fn find_proxy_for(&self, script_url: &str, host: &str) -> Result<String> {
         let _one_at_a_time = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
         self.shared.set_deadline(self.call_timeout);
         let result = self
@@ -250,7 +255,7 @@ impl PacScript {
             .with(|ctx| -> std::result::Result<String, String> {
                 let entry = entry_point(&ctx)?;
                 let value: Value<'_> = entry
-                    .call((script_url.as_str(), host.as_str()))
+                    .call((script_url, host))
                     .map_err(|e| describe(&ctx, e, &self.shared, self.memory_limit))?;
                 match value.as_string() {
                     Some(s) => {
@@ -268,7 +273,7 @@ impl PacScript {
             });
         self.shared.clear_deadline();
         result.map_err(|message| Error::PacResolve {
-            url: script_url,
+            url: script_url.to_owned(),
             message,
         })
     }

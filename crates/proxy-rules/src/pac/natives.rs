@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use rquickjs::function::{Opt, Rest};
-use rquickjs::{CString, Coerced, Ctx, Function, IntoJs, Value};
+use rquickjs::{Coerced, Ctx, Function, IntoJs, Value};
 
 use super::{PacTime, Shared};
 use crate::bypass::{ip_matches_prefix, parse_cidr};
@@ -116,7 +116,7 @@ pub(super) fn register(ctx: &Ctx<'_>, shared: &Arc<Shared>) -> rquickjs::Result<
         )?,
     )?;
 
-    g.set("shExpMatch", Function::new(ctx.clone(), sh_exp_match)?)?;
+    g.set("shExpMatch", Function::new(ctx.clone(), ShExpMatch)?)?;
 
     let s = shared.clone();
     g.set(
@@ -151,16 +151,6 @@ pub(super) fn register(ctx: &Ctx<'_>, shared: &Arc<Shared>) -> rquickjs::Result<
     Ok(())
 }
 
-/// Both arguments as ASCII strings, when they are.
-fn ascii_pair<'js>(
-    a: &Opt<Value<'js>>,
-    b: &Opt<Value<'js>>,
-) -> Option<(CString<'js>, CString<'js>)> {
-    let a = a.0.as_ref()?.as_string()?.clone().to_cstring().ok()?;
-    let b = b.0.as_ref()?.as_string()?.clone().to_cstring().ok()?;
-    (a.as_str().is_ascii() && b.as_str().is_ascii()).then_some((a, b))
-}
-
 /// Calls the generic JavaScript version of a helper (`__sesh_NAME`).
 fn generic<'js>(
     ctx: &Ctx<'js>,
@@ -174,18 +164,37 @@ fn generic<'js>(
 }
 
 /// `shExpMatch(str, pattern)`: the pattern as Chromium's regular
-/// expression; plain globs are matched natively.
-fn sh_exp_match<'js>(
-    ctx: Ctx<'js>,
-    text: Opt<Value<'js>>,
-    pattern: Opt<Value<'js>>,
-) -> rquickjs::Result<Value<'js>> {
-    if let Some((t, p)) = ascii_pair(&text, &pattern)
-        && let Some(m) = sh_exp_match_fast(t.as_str(), p.as_str())
-    {
-        return Ok(Value::new_bool(ctx, m));
+/// expression; plain globs are matched natively. Called often (a PAC
+/// script may try dozens of patterns a URL), so it reads its arguments
+/// straight from the call rather than through typed parameters.
+struct ShExpMatch;
+
+impl<'js> rquickjs::function::IntoJsFunc<'js, ShExpMatch> for ShExpMatch {
+    fn param_requirements() -> rquickjs::function::ParamRequirement {
+        rquickjs::function::ParamRequirement::any()
     }
-    generic(&ctx, "__sesh_shExpMatchRegExp", text, pattern)
+
+    fn call<'a>(
+        &self,
+        params: rquickjs::function::Params<'a, 'js>,
+    ) -> rquickjs::Result<Value<'js>> {
+        let text = params.arg(0);
+        let pattern = params.arg(1);
+        if let (Some(t), Some(p)) = (
+            text.as_ref().and_then(Value::as_string),
+            pattern.as_ref().and_then(Value::as_string),
+        ) && let (Ok(t), Ok(p)) = (t.clone().to_cstring(), p.clone().to_cstring())
+            && let Some(m) = sh_exp_match_fast(t.as_str(), p.as_str())
+        {
+            return Ok(Value::new_bool(params.ctx().clone(), m));
+        }
+        generic(
+            params.ctx(),
+            "__sesh_shExpMatchRegExp",
+            Opt(text),
+            Opt(pattern),
+        )
+    }
 }
 
 fn string_arg(args: &Rest<Value<'_>>, i: usize) -> Option<String> {
@@ -262,10 +271,15 @@ fn is_in_net(shared: &Shared, ip: &str, pattern: &str, mask: &str) -> bool {
 /// the `.`, `*` and `?` that shExpMatch rewrites. `None`: use the regular
 /// expression.
 fn sh_exp_match_fast(text: &str, pattern: &str) -> Option<bool> {
-    if !text.is_ascii()
-        || !pattern.is_ascii()
-        || pattern.contains(['\\', '^', '$', '+', '(', ')', '[', ']', '{', '}', '|'])
-    {
+    // One pass over the pattern: ASCII, and nothing the regular
+    // expression would read differently from a glob.
+    let plain = pattern.bytes().all(|b| {
+        !matches!(
+            b,
+            b'\\' | b'^' | b'$' | b'+' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'|' | 0x80..
+        )
+    });
+    if !plain || !text.is_ascii() {
         return None;
     }
     Some(glob(text.as_bytes(), pattern.as_bytes()))
