@@ -830,12 +830,7 @@ impl Response {
     /// What webRequest's events tell of this response.
     fn details(&self) -> ResponseDetails {
         ResponseDetails {
-            status_line: format!(
-                "{:?} {} {}",
-                self.version,
-                self.status.as_u16(),
-                self.status_text
-            ),
+            status_line: status_line(self.version, self.status, &self.status_text),
             status_code: self.status.as_u16(),
             response_headers: web_request::response_headers(&self.headers),
             from_cache: self.from_cache,
@@ -1214,15 +1209,20 @@ impl Session {
     /// (`onCompleted`, `onErrorOccurred`) is reported by the response.
     fn response_started(&self, log: &ReqLog, request: &Request, response: &Response) {
         let hooks = &log.hooks;
+        let mut details = None;
         if hooks.web.has(Stage::ResponseStarted)
             && let Some(listener) = hooks.web.response_started(&request.url, hooks.kind)
         {
-            listener(&ResponseEventDetails {
+            let event = ResponseEventDetails {
                 request: hooks.details(&request.url, &request.method),
                 response: response.details(),
-            });
+            };
+            listener(&event);
+            details = Some(event.response);
         }
-        hooks.started(&request.url, &request.method, || response.details());
+        hooks.started(&request.url, &request.method, || {
+            details.unwrap_or_else(|| response.details())
+        });
         if response.body_known_empty() {
             // Nothing to read: the request is complete now.
             hooks.completed();
@@ -2256,11 +2256,27 @@ impl Session {
         let url = &request.url;
         let mut headers = request.headers.clone();
         let value = |s: String| HeaderValue::try_from(s).map_err(|e| fail(-4, url, e.to_string()));
+        let identity = self.identity_headers();
+        let invalid = |what: &str| {
+            fail(
+                -4,
+                url,
+                format!("the session's {what} is not a header value"),
+            )
+        };
         if !headers.contains_key(USER_AGENT) {
-            headers.insert(USER_AGENT, value(self.user_agent())?);
+            headers.insert(
+                USER_AGENT,
+                identity.user_agent.ok_or_else(|| invalid("user agent"))?,
+            );
         }
         if !headers.contains_key(ACCEPT_LANGUAGE) {
-            headers.insert(ACCEPT_LANGUAGE, value(self.accept_language_header())?);
+            headers.insert(
+                ACCEPT_LANGUAGE,
+                identity
+                    .accept_language
+                    .ok_or_else(|| invalid("Accept-Language"))?,
+            );
         }
         if request.credentials == Credentials::Include {
             let site = SiteContext::for_request(
@@ -2763,18 +2779,31 @@ struct Head<'a> {
 impl Head<'_> {
     fn details(&self) -> ResponseDetails {
         ResponseDetails {
-            status_line: format!(
-                "{:?} {} {}",
-                self.version,
-                self.status.as_u16(),
-                self.status_text
-            ),
+            status_line: status_line(self.version, *self.status, self.status_text),
             status_code: self.status.as_u16(),
             response_headers: web_request::response_headers(self.headers),
             from_cache: self.from_cache,
             ip: self.ip.map(|a| a.ip().to_string()),
         }
     }
+}
+
+/// `HTTP/1.1 200 OK`.
+fn status_line(version: Version, status: StatusCode, text: &str) -> String {
+    let version = match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    };
+    let mut line = String::with_capacity(version.len() + 5 + text.len());
+    line.push_str(version);
+    line.push(' ');
+    line.push_str(status.as_str());
+    line.push(' ');
+    line.push_str(text);
+    line
 }
 
 /// Headers a hook gave, checked: a bad name or value fails the request

@@ -136,9 +136,30 @@ pub trait StorageParticipant: Send + Sync {
 struct Settings {
     user_agent: String,
     accept_languages: String,
+    /// `User-Agent` and `Accept-Language` as header values, made once
+    /// when they change rather than on every request.
+    identity: IdentityHeaders,
     preloads: Vec<PathBuf>,
     download_path: PathBuf,
     code_cache_path: Option<PathBuf>,
+}
+
+/// The session's identity as request headers (`None`: not a valid header
+/// value, which a request then reports).
+#[derive(Debug, Clone)]
+pub(crate) struct IdentityHeaders {
+    pub user_agent: Option<http::HeaderValue>,
+    pub accept_language: Option<http::HeaderValue>,
+}
+
+impl IdentityHeaders {
+    fn of(user_agent: &str, accept_languages: &str) -> Self {
+        IdentityHeaders {
+            user_agent: http::HeaderValue::from_str(user_agent).ok(),
+            accept_language: http::HeaderValue::from_str(&accept_language_header(accept_languages))
+                .ok(),
+        }
+    }
 }
 
 impl Session {
@@ -168,9 +189,12 @@ impl Session {
             Some(bytes) => path_from_bytes(bytes),
             None => default_download_dir(),
         };
+        let user_agent = default_user_agent(app_name, app_version);
+        let accept_languages = default_accept_languages();
         let settings = Settings {
-            user_agent: default_user_agent(app_name, app_version),
-            accept_languages: default_accept_languages(),
+            identity: IdentityHeaders::of(&user_agent, &accept_languages),
+            user_agent,
+            accept_languages,
             preloads: Vec::new(),
             download_path,
             code_cache_path: storage_path.as_ref().map(|p| p.join(CODE_CACHE_DIR)),
@@ -327,6 +351,7 @@ impl Session {
         if let Some(languages) = languages {
             settings.accept_languages = languages;
         }
+        settings.identity = IdentityHeaders::of(&settings.user_agent, &settings.accept_languages);
         Ok(())
     }
 
@@ -345,6 +370,11 @@ impl Session {
     /// q-values (`en-US,fr;q=0.9`).
     pub fn accept_language_header(&self) -> String {
         accept_language_header(&self.settings().accept_languages)
+    }
+
+    /// The user agent and Accept-Language as header values.
+    pub(crate) fn identity_headers(&self) -> IdentityHeaders {
+        self.settings().identity.clone()
     }
 
     /// `ses.setPreloads(preloads)`: scripts an embedder runs in every page of

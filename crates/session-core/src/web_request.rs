@@ -881,8 +881,8 @@ impl Tracking {
     pub fn details(&self, url: &Url, method: &http::Method) -> RequestDetails {
         RequestDetails {
             id: self.id,
-            url: url.to_string(),
-            method: method.to_string(),
+            url: url.as_str().to_owned(),
+            method: method.as_str().to_owned(),
             resource_type: self.kind,
             referrer: self.referrer.clone(),
             timestamp: now_ms(),
@@ -900,7 +900,7 @@ impl Tracking {
         if self.web.has(Stage::Completed) || self.web.has(Stage::ErrorOccurred) {
             *self.finish.lock().unwrap_or_else(PoisonError::into_inner) = Some(Finish {
                 url: url.clone(),
-                method: method.to_string(),
+                method: method.as_str().to_owned(),
                 response: response(),
             });
         }
