@@ -249,6 +249,15 @@ impl ProxyResolver {
     /// [`Error::InvalidUrl`] when `url` does not parse.
     pub fn resolve(&self, url: &str) -> Result<Resolution> {
         let active = self.active();
+        // DIRECT needs nothing from the URL but that it is one.
+        if let Active::Direct = &*active
+            && crate::fast_url::fast_target(url).is_some()
+        {
+            return Ok(Resolution {
+                list: ProxyList::direct(),
+                error: None,
+            });
+        }
         if let Active::Fixed(fixed) = &*active
             && let Some(target) = crate::fast_url::fast_target(url)
         {

@@ -1248,7 +1248,6 @@ impl Session {
     ) -> Result<Response, FetchError> {
         use http::header::{PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE};
 
-        let origin = request.url.origin().ascii_serialization();
         let app_set_server = request.headers.contains_key(AUTHORIZATION);
         let app_set_proxy = request.headers.contains_key(PROXY_AUTHORIZATION);
         let mut tries = 0;
@@ -1268,7 +1267,7 @@ impl Session {
                     addr.port(),
                 ),
                 None if response.status == StatusCode::UNAUTHORIZED && !app_set_server => (
-                    origin.clone(),
+                    request.url.origin().ascii_serialization(),
                     WWW_AUTHENTICATE,
                     AUTHORIZATION,
                     request.url.host_str().unwrap_or_default().to_owned(),
