@@ -1885,6 +1885,7 @@ impl Session {
                     addr,
                     absolute_form,
                     log.socket,
+                    log.take_probe(),
                 ),
                 slot,
                 reused: false,
@@ -1908,6 +1909,7 @@ impl Session {
                     addr,
                     false,
                     log.socket,
+                    log.take_probe(),
                 ),
                 slot,
                 reused: false,
@@ -1919,6 +1921,8 @@ impl Session {
         )
         .await
         .map_err(|e| fail(-337, url, e.to_string()))?;
+        // HTTP/2 watches its connection itself.
+        drop(log.take_probe());
         let key = slot.key().clone();
         let epoch = Pool::epoch_of(&slot);
         let id = connections.pool.register_h2(slot, sender.clone(), addr);
@@ -2523,7 +2527,7 @@ async fn connect_tcp(
     let mut last = fail(resolve_error, url, format!("{host}: no address"));
     for addr in &addrs {
         let addr = *addr;
-        match TcpStream::connect(addr).await {
+        match TcpStream::connect(addr).await.and_then(with_probe(log)) {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 log.add(EventType::TCP_CONNECT, Phase::End, |_| {
@@ -2548,6 +2552,18 @@ async fn connect_tcp(
     log.log
         .end_with(log.socket, EventType::TCP_CONNECT, Some(last.error.code()));
     Err(last)
+}
+
+/// Keeps a second handle on a new connection in `log`, for the pool's
+/// check of an idle socket (Chromium's `IsConnectedAndIdle`).
+fn with_probe(log: &SocketLog) -> impl FnOnce(TcpStream) -> std::io::Result<TcpStream> + '_ {
+    move |stream| {
+        let std = stream.into_std()?;
+        if let Ok(probe) = std.try_clone() {
+            log.set_probe(probe);
+        }
+        TcpStream::from_std(std)
+    }
 }
 
 /// Whether a failure through a proxy moves on to the next entry of the

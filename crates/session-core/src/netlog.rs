@@ -638,6 +638,7 @@ impl ReqLog {
             log: self.log.clone(),
             socket: Source::new(SourceType::SOCKET),
             request: self.source,
+            probe: Arc::default(),
         }
     }
 }
@@ -662,20 +663,41 @@ impl Drop for ReqLog {
 }
 
 /// A socket's place in the net log, and the request it was opened for.
+/// It also carries, while the socket is being made, a second handle on its
+/// TCP connection, with which the pool checks an idle socket before reuse.
 #[derive(Clone)]
 pub(crate) struct SocketLog {
     pub log: NetLog,
     pub socket: Source,
     pub request: Source,
+    probe: Arc<Mutex<Option<std::net::TcpStream>>>,
 }
 
 impl SocketLog {
+    /// Keeps `probe`, a handle on the socket's TCP connection (the first
+    /// one made: to the server, or to the proxy).
+    pub fn set_probe(&self, probe: std::net::TcpStream) {
+        let mut slot = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(probe);
+        }
+    }
+
+    /// The handle kept by [`set_probe`](Self::set_probe), once.
+    pub fn take_probe(&self) -> Option<std::net::TcpStream> {
+        self.probe
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
     /// A socket opened for no request (a preconnect).
     pub fn detached(log: &NetLog) -> SocketLog {
         SocketLog {
             log: log.clone(),
             socket: Source::new(SourceType::SOCKET),
             request: Source::new(SourceType::NONE),
+            probe: Arc::default(),
         }
     }
 

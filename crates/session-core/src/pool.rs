@@ -122,6 +122,9 @@ pub(crate) struct Idle {
     pub absolute_form: bool,
     /// The socket in the net log.
     pub socket: crate::netlog::Source,
+    /// A second handle on its TCP connection, to see whether the other
+    /// side closed it while it waited.
+    probe: Option<std::net::TcpStream>,
     since: Instant,
     used: bool,
 }
@@ -133,12 +136,14 @@ impl Idle {
         addr: SocketAddr,
         absolute_form: bool,
         socket: crate::netlog::Source,
+        probe: Option<std::net::TcpStream>,
     ) -> Idle {
         Idle {
             sender,
             addr,
             absolute_form,
             socket,
+            probe,
             since: Instant::now(),
             used: false,
         }
@@ -155,7 +160,23 @@ impl Idle {
         } else {
             UNUSED_IDLE_TIMEOUT
         };
-        !self.sender.is_closed() && now.duration_since(self.since) < limit
+        !self.sender.is_closed() && now.duration_since(self.since) < limit && !self.peer_closed()
+    }
+
+    /// Whether the other side has closed the connection (its FIN is
+    /// waiting), as Chromium checks before reusing a socket: a request
+    /// sent on it would be lost and have to be sent again.
+    fn peer_closed(&self) -> bool {
+        let Some(probe) = &self.probe else {
+            return false;
+        };
+        let mut byte = [0u8; 1];
+        match probe.peek(&mut byte) {
+            Ok(0) => true,
+            // Bytes waiting (TLS records): the connection reads them.
+            Ok(_) => false,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        }
     }
 }
 

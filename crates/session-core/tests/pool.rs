@@ -25,6 +25,9 @@ enum Mode {
     CloseOnSecond,
     /// Holds each answer this long.
     Hold(Duration),
+    /// Answers one request, then closes the connection without saying so
+    /// (as tinyproxy does).
+    CloseAfterAnswer,
 }
 
 /// A keep-alive HTTP/1.1 server on 127.0.0.1 that counts what it sees.
@@ -74,6 +77,9 @@ fn serve<S: Read + Write>(stream: S, mode: Mode, counters: [Arc<AtomicUsize>; 3]
             body.len()
         );
         let _ = out.flush();
+        if mode == Mode::CloseAfterAnswer {
+            return;
+        }
     }
 }
 
@@ -330,4 +336,49 @@ async fn requests_through_tinyproxy_survive_its_closed_keep_alive_sockets() {
     }
     get_all(&ses, &url, 100).await;
     assert_eq!(server.requests.load(Ordering::SeqCst), 150);
+}
+
+#[tokio::test]
+async fn a_socket_the_server_closed_while_idle_is_not_tried() {
+    use sesh_core::net::NetLogOptions;
+
+    let server = server(Mode::CloseAfterAnswer, None);
+    let (tmp, _, sessions) = fresh();
+    let ses = sessions
+        .from_partition("pool-probe", Default::default())
+        .unwrap();
+    let url = server.url(false);
+    let log = tmp.path().join("net.json");
+    ses.net_log()
+        .start_logging(&log, NetLogOptions::default())
+        .await
+        .unwrap();
+    // Each request right after the previous one's body: the server's FIN
+    // is there, and the pool sees it before sending anything (Chromium's
+    // IsConnectedAndIdle), rather than send and have to send again.
+    for n in 1..=100 {
+        assert!(
+            get(&ses, &url)
+                .await
+                .contains(&format!("conn={n}\nnth=1\n"))
+        );
+    }
+    ses.net_log().stop_logging().await.unwrap();
+    assert_eq!(server.accepts(), 100);
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&log).unwrap()).unwrap();
+    let reused = &log["constants"]["logEventTypes"]["SOCKET_POOL_REUSED_AN_EXISTING_SOCKET"];
+    let tries = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == *reused)
+        .count();
+    // Left to hyper alone, nearly every request tries the dead socket
+    // first (its connection task has not read the FIN yet); the check
+    // leaves only a FIN that arrives after it.
+    assert!(
+        tries <= 5,
+        "a closed socket was taken from the pool {tries} times of 99"
+    );
 }
