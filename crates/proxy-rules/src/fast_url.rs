@@ -114,66 +114,28 @@ pub(crate) fn fast_pac_url(url: &str) -> Option<(Target<'_>, std::borrow::Cow<'_
 /// would percent-encode or unescape, `%` only before two hex digits.
 #[cfg(feature = "pac")]
 fn canonical_path(path: &str) -> bool {
-    let bytes = path.as_bytes();
-    let plain = |b: u8| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-                    | b'/'
-                    | b'%'
-            )
-    };
-    bytes.iter().all(|&b| plain(b))
-        && escapes_are_hex(bytes)
+    kept_as_is(path, b"-._~!$&'()*+,;=:@/%")
         && !path.split('/').any(|segment| {
             segment == "." || segment == ".." || segment.to_ascii_lowercase().contains("%2e")
         })
 }
 
-/// A query the URL parser leaves as it is.
+/// A query the URL parser leaves as it is (`'` is escaped in queries of
+/// special schemes).
 #[cfg(feature = "pac")]
 fn canonical_query(query: &str) -> bool {
-    let bytes = query.as_bytes();
-    bytes.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-                    | b'/'
-                    | b'?'
-                    | b'%'
-            )
-    }) && escapes_are_hex(bytes)
+    kept_as_is(query, b"-._~!$&()*+,;=:@/?%")
+}
+
+/// Whether `text` holds only ASCII letters, digits and `also`, with `%`
+/// only before two hex digits.
+#[cfg(feature = "pac")]
+fn kept_as_is(text: &str, also: &[u8]) -> bool {
+    let bytes = text.as_bytes();
+    bytes
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || also.contains(b))
+        && escapes_are_hex(bytes)
 }
 
 #[cfg(feature = "pac")]

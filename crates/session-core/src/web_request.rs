@@ -690,6 +690,11 @@ macro_rules! blocking {
             *write(&self.inner.$slot) = None;
             self.inner.set.fetch_and(!(Stage::$stage as u8), Ordering::SeqCst);
         }
+
+        /// The hook, when one is set and its filter takes the request.
+        pub(crate) fn $slot(&self, url: &Url, kind: ResourceType) -> Option<Blocking<$details, $action>> {
+            read(&self.inner.$slot, url, kind)
+        }
     };
 }
 
@@ -709,6 +714,11 @@ macro_rules! listener {
         pub fn $clear(&self) {
             *write(&self.inner.$slot) = None;
             self.inner.set.fetch_and(!(Stage::$stage as u8), Ordering::SeqCst);
+        }
+
+        /// The listener, when one is set and its filter takes the request.
+        pub(crate) fn $slot(&self, url: &Url, kind: ResourceType) -> Option<Listener<$details>> {
+            read(&self.inner.$slot, url, kind)
         }
     };
 }
@@ -774,70 +784,6 @@ impl WebRequest {
     /// A new request id.
     pub(crate) fn next_id(&self) -> u64 {
         self.inner.next_id.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    pub(crate) fn before_request(
-        &self,
-        url: &Url,
-        kind: ResourceType,
-    ) -> Option<Blocking<BeforeRequestDetails, BeforeRequestAction>> {
-        read(&self.inner.before_request, url, kind)
-    }
-
-    pub(crate) fn before_send_headers(
-        &self,
-        url: &Url,
-        kind: ResourceType,
-    ) -> Option<Blocking<BeforeSendHeadersDetails, BeforeSendHeadersAction>> {
-        read(&self.inner.before_send_headers, url, kind)
-    }
-
-    pub(crate) fn send_headers(
-        &self,
-        url: &Url,
-        kind: ResourceType,
-    ) -> Option<Listener<SendHeadersDetails>> {
-        read(&self.inner.send_headers, url, kind)
-    }
-
-    pub(crate) fn headers_received(
-        &self,
-        url: &Url,
-        kind: ResourceType,
-    ) -> Option<Blocking<ResponseEventDetails, HeadersReceivedAction>> {
-        read(&self.inner.headers_received, url, kind)
-    }
-
-    pub(crate) fn response_started(
-        &self,
-        url: &Url,
-        kind: ResourceType,
-    ) -> Option<Listener<ResponseEventDetails>> {
-        read(&self.inner.response_started, url, kind)
-    }
-
-    pub(crate) fn before_redirect(
-        &self,
-        url: &Url,
-        kind: ResourceType,
-    ) -> Option<Listener<BeforeRedirectDetails>> {
-        read(&self.inner.before_redirect, url, kind)
-    }
-
-    pub(crate) fn completed(
-        &self,
-        url: &Url,
-        kind: ResourceType,
-    ) -> Option<Listener<CompletedDetails>> {
-        read(&self.inner.completed, url, kind)
-    }
-
-    pub(crate) fn error_occurred(
-        &self,
-        url: &Url,
-        kind: ResourceType,
-    ) -> Option<Listener<ErrorOccurredDetails>> {
-        read(&self.inner.error_occurred, url, kind)
     }
 }
 
