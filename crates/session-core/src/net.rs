@@ -1731,7 +1731,11 @@ impl Session {
             https,
             host: host.to_owned(),
             port,
-            route: server.to_string(),
+            route: if server.is_direct() {
+                std::borrow::Cow::Borrowed("DIRECT")
+            } else {
+                std::borrow::Cow::Owned(server.to_string())
+            },
             tls: (verifier.ssl_generation(), verifier.trust_generation()),
         }
     }
@@ -1753,7 +1757,7 @@ impl Session {
             vec![ProxyServer::Direct]
         } else {
             log.add(EventType::PROXY_RESOLUTION_SERVICE, Phase::Begin, |_| None);
-            let resolution = self.resolve_proxy_detailed(url.as_str()).await;
+            let resolution = self.resolve_proxy_for(url).await;
             match &resolution {
                 Ok(resolution) => {
                     if let Some(error) = &resolution.error {
@@ -1977,7 +1981,7 @@ impl Session {
         let port = parsed.port_or_known_default().unwrap_or(80);
         self.notify_preconnect(url, true);
         let server = self
-            .resolve_proxy_detailed(parsed.as_str())
+            .resolve_proxy_for(&parsed)
             .await?
             .list
             .servers()

@@ -110,7 +110,7 @@ pub(crate) struct PoolKey {
     /// The origin's port.
     pub port: u16,
     /// `DIRECT`, or the proxy in Chromium's PAC form.
-    pub route: String,
+    pub route: std::borrow::Cow<'static, str>,
     /// The SSL config and trust generations.
     pub tls: (u64, u64),
 }
@@ -747,7 +747,7 @@ mod tests {
             https: false,
             host: host.to_owned(),
             port: 80,
-            route: "DIRECT".to_owned(),
+            route: "DIRECT".into(),
             tls: (0, 0),
         }
     }

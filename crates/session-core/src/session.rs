@@ -973,6 +973,24 @@ impl Session {
         Ok(resolution)
     }
 
+    /// [`Session::resolve_proxy_detailed`] for a URL already parsed, as the
+    /// network service has it: under rules only, nothing is parsed again.
+    pub(crate) async fn resolve_proxy_for(&self, url: &Url) -> Result<Resolution> {
+        let proxy = &self.inner.proxy;
+        if proxy.runs_script()
+            || self
+                .inner
+                .pac_deferred
+                .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return self.resolve_proxy_detailed(url.as_str()).await;
+        }
+        let retry = &self.inner.proxy_retry;
+        let bad: Option<&dyn sesh_proxy_rules::BadProxies> =
+            (!retry.is_empty()).then_some(&**retry);
+        Ok(proxy.resolve_url(url, bad))
+    }
+
     /// The session's HTTP cache (disabled when the partition was created
     /// with `cache: false`).
     pub fn http_cache(&self) -> &HttpCache {

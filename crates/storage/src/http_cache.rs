@@ -303,14 +303,24 @@ impl HttpCache {
         if !self.options.enabled || req.method() != http::Method::GET {
             return Ok(false);
         }
+        // An answer stale from the start with nothing to revalidate it by
+        // could never be used: writing it would only cost. Without
+        // Cache-Control or Expires, freshness could only be guessed from
+        // Last-Modified, a validator: such an answer is known useless
+        // before any policy is worked out.
+        let headers = res.headers();
+        let validators = headers.contains_key(http::header::ETAG)
+            || headers.contains_key(http::header::LAST_MODIFIED);
+        if !validators
+            && !headers.contains_key(http::header::CACHE_CONTROL)
+            && !headers.contains_key(http::header::EXPIRES)
+        {
+            return Ok(false);
+        }
         let policy = Self::policy(req, res, now);
         if !policy.is_storable() {
             return Ok(false);
         }
-        // An answer stale from the start with nothing to revalidate it by
-        // could never be used: writing it would only cost.
-        let validators = res.headers().contains_key(http::header::ETAG)
-            || res.headers().contains_key(http::header::LAST_MODIFIED);
         if !validators && policy.time_to_live(now).is_zero() {
             return Ok(false);
         }

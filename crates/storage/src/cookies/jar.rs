@@ -168,7 +168,8 @@ fn host_of(url: &Url) -> Option<String> {
     match url.host()? {
         // The URL parser has lower-cased it already.
         url::Host::Domain(d) => Some(d.to_owned()),
-        url::Host::Ipv4(ip) => Some(ip.to_string()),
+        // The URL's own serialisation of it is the dotted quad.
+        url::Host::Ipv4(_) => url.host_str().map(str::to_owned),
         url::Host::Ipv6(ip) => Some(format!("[{ip}]")),
     }
 }
