@@ -852,19 +852,34 @@ impl Tracking {
         }
     }
 
-    /// The body was read to its end: `onCompleted`.
-    pub fn completed(&self) {
-        let finish = self
-            .finish
+    /// What the end of the request reports, once.
+    fn take_finish(&self) -> Option<Finish> {
+        self.finish
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let Some(finish) = finish else { return };
+            .take()
+    }
+
+    /// The common details of the request's end.
+    fn finish_details(&self, finish: &mut Finish) -> RequestDetails {
+        RequestDetails {
+            id: self.id,
+            url: finish.url.as_str().to_owned(),
+            method: std::mem::take(&mut finish.method),
+            resource_type: self.kind,
+            referrer: self.referrer.clone(),
+            timestamp: now_ms(),
+        }
+    }
+
+    /// The body was read to its end: `onCompleted`.
+    pub fn completed(&self) {
+        let Some(mut finish) = self.take_finish() else {
+            return;
+        };
         if let Some(listener) = self.web.completed(&finish.url, self.kind) {
-            let mut request = self.details(&finish.url, &http::Method::GET);
-            request.method = finish.method;
             listener(&CompletedDetails {
-                request,
+                request: self.finish_details(&mut finish),
                 response: finish.response,
                 error: "net::OK".into(),
             });
@@ -873,12 +888,7 @@ impl Tracking {
 
     /// The request failed with `error` at `url`: `onErrorOccurred`.
     pub fn failed(&self, url: &Url, method: &http::Method, error: sesh_cert_verify::NetError) {
-        let finish = self
-            .finish
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let from_cache = finish.as_ref().is_some_and(|f| f.response.from_cache);
+        let from_cache = self.take_finish().is_some_and(|f| f.response.from_cache);
         if let Some(listener) = self.web.error_occurred(url, self.kind) {
             listener(&ErrorOccurredDetails {
                 request: self.details(url, method),
@@ -890,17 +900,12 @@ impl Tracking {
 
     /// The response's body failed or was dropped before its end.
     pub fn body_failed(&self, error: sesh_cert_verify::NetError) {
-        let finish = self
-            .finish
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let Some(finish) = finish else { return };
+        let Some(mut finish) = self.take_finish() else {
+            return;
+        };
         if let Some(listener) = self.web.error_occurred(&finish.url, self.kind) {
-            let mut request = self.details(&finish.url, &http::Method::GET);
-            request.method = finish.method;
             listener(&ErrorOccurredDetails {
-                request,
+                request: self.finish_details(&mut finish),
                 from_cache: finish.response.from_cache,
                 error: error.to_string(),
             });
