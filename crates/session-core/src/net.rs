@@ -2216,18 +2216,30 @@ impl Session {
                 Ok((Box::new(tcp), addr, false))
             }
             ProxyScheme::Socks4 => {
-                // SOCKS4 carries an IPv4 address: the name is resolved here.
-                let target = self
+                // SOCKS4 carries an IPv4 address: the name is resolved here,
+                // as Chromium does. A name this side cannot turn into an
+                // IPv4 address is handed to the proxy (SOCKS4a).
+                let v4 = self
                     .host_resolver()
                     .lookup(host)
                     .await
-                    .map_err(|e| fail(-105, url, e.to_string()))?
-                    .into_iter()
-                    .find_map(|ip| match ip {
-                        std::net::IpAddr::V4(ip) => Some(ip),
-                        std::net::IpAddr::V6(_) => None,
-                    })
-                    .ok_or_else(|| fail(-105, url, format!("{host} has no IPv4 address")))?;
+                    .ok()
+                    .and_then(|ips| {
+                        ips.into_iter().find_map(|ip| match ip {
+                            std::net::IpAddr::V4(ip) => Some(ip),
+                            std::net::IpAddr::V6(_) => None,
+                        })
+                    });
+                let target = match v4 {
+                    Some(ip) => Socks4Target::Address(ip),
+                    None if host.parse::<std::net::IpAddr>().is_ok() => {
+                        return Err(fail(-105, url, format!("{host} has no IPv4 address")));
+                    }
+                    None if host.len() > 255 => {
+                        return Err(fail(-105, url, "the name is too long for SOCKS4a"));
+                    }
+                    None => Socks4Target::Name(host),
+                };
                 let (mut tcp, addr) = connect_tcp(
                     self.host_resolver(),
                     url,
@@ -2579,11 +2591,20 @@ fn falls_over(error: NetError) -> bool {
     )
 }
 
-/// SOCKS4: a CONNECT to an IPv4 address, with an empty user id.
+/// Where a SOCKS4 proxy is asked to connect.
+enum Socks4Target<'a> {
+    /// An address resolved here (SOCKS4).
+    Address(std::net::Ipv4Addr),
+    /// A name the proxy resolves (SOCKS4a).
+    Name(&'a str),
+}
+
+/// SOCKS4 (a CONNECT to an IPv4 address) or SOCKS4a (to a name the proxy
+/// resolves), with an empty user id.
 async fn socks4(
     tcp: &mut TcpStream,
     url: &Url,
-    target: std::net::Ipv4Addr,
+    target: Socks4Target<'_>,
     port: u16,
 ) -> Result<(), FetchError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -2591,8 +2612,18 @@ async fn socks4(
     let broken = |detail: String| fail(-120, url, detail);
     let mut request = vec![4, 1];
     request.extend_from_slice(&port.to_be_bytes());
-    request.extend_from_slice(&target.octets());
-    request.push(0);
+    match target {
+        Socks4Target::Address(ip) => {
+            request.extend_from_slice(&ip.octets());
+            request.push(0);
+        }
+        Socks4Target::Name(name) => {
+            // 0.0.0.1: "the name follows the (empty) user id".
+            request.extend_from_slice(&[0, 0, 0, 1, 0]);
+            request.extend_from_slice(name.as_bytes());
+            request.push(0);
+        }
+    }
     tcp.write_all(&request)
         .await
         .map_err(|e| broken(e.to_string()))?;
