@@ -875,7 +875,7 @@ fn web_request_hooks(sessions: &Sessions) -> anyhow::Result<()> {
     });
     web.on_before_send_headers(None, |d| {
         let mut headers = d.request_headers;
-        headers.insert("X-Tour".into(), "10".into());
+        let _ = headers.insert("X-Tour", "10");
         println!(
             "  onBeforeSendHeaders #{}: {} headers, X-Tour added",
             d.request.id,
@@ -885,7 +885,8 @@ fn web_request_hooks(sessions: &Sessions) -> anyhow::Result<()> {
     });
     web.on_headers_received(Some(WebRequestFilter::new(["*://*/hello"])?), |d| {
         let mut headers = d.response.response_headers;
-        let removed = headers.remove("Set-Cookie").unwrap_or_default();
+        let removed: Vec<String> = headers.get_all("Set-Cookie").map(str::to_owned).collect();
+        headers.remove("Set-Cookie");
         println!(
             "  onHeadersReceived #{} {}: Set-Cookie {removed:?} removed",
             d.request.id, d.response.status_line

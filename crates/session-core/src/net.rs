@@ -1438,7 +1438,7 @@ impl Session {
                     return Err(fail(-20, url, "cancelled by onBeforeSendHeaders"));
                 }
                 BeforeSendHeadersAction::Headers(replaced) => {
-                    headers = header_map(url, replaced.iter())?;
+                    headers = replaced.into_map();
                 }
             }
         }
@@ -2403,12 +2403,7 @@ impl Session {
                 headers,
                 status_line,
             } => {
-                *head.headers = header_map(
-                    url,
-                    headers
-                        .iter()
-                        .flat_map(|(k, values)| values.iter().map(move |v| (k, v))),
-                )?;
+                *head.headers = headers.into_map();
                 let Some(line) = status_line else {
                     return Ok(None);
                 };
@@ -2854,23 +2849,6 @@ fn status_line(version: Version, status: StatusCode, text: &str) -> String {
     line.push(' ');
     line.push_str(text);
     line
-}
-
-/// Headers a hook gave, checked: a bad name or value fails the request
-/// with `net::ERR_INVALID_ARGUMENT`, naming it.
-fn header_map<'a>(
-    url: &Url,
-    pairs: impl Iterator<Item = (&'a String, &'a String)>,
-) -> Result<HeaderMap, FetchError> {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        let name = http::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| fail(-4, url, format!("{name:?} is not a header name")))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| fail(-4, url, format!("{value:?} is not a value for {name}")))?;
-        map.append(name, value);
-    }
-    Ok(map)
 }
 
 /// A request's body as webRequest's `uploadData`: its bytes, when it has

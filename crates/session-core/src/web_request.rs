@@ -10,7 +10,6 @@
 //! replaces the previous one, as in Electron. With no hook set, a request
 //! pays one atomic load per stage.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -68,6 +67,14 @@ pub enum WebRequestError {
         pattern: String,
         /// Chromium's reason.
         reason: &'static str,
+    },
+    /// A header a hook tried to set that HTTP does not allow.
+    #[error("invalid header {header:?}: {reason}")]
+    InvalidHeader {
+        /// The header, `name: value`.
+        header: String,
+        /// What is wrong with it.
+        reason: String,
     },
 }
 
@@ -405,6 +412,154 @@ where
         .collect()
 }
 
+/// A hook's headers: names case-insensitive as in HTTP (`get("user-agent")`
+/// finds `User-Agent`), values in order, cheap to clone (the values are
+/// shared). Serialises to Electron's JSON: names in `Title-Case`; for
+/// request headers a string a name (repeated headers joined with `, `), for
+/// response headers an array a name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    map: http::HeaderMap,
+    /// Response headers serialise each name to an array.
+    arrays: bool,
+}
+
+impl Headers {
+    fn request(map: &http::HeaderMap) -> Self {
+        Headers {
+            map: map.clone(),
+            arrays: false,
+        }
+    }
+
+    fn response(map: &http::HeaderMap) -> Self {
+        Headers {
+            map: map.clone(),
+            arrays: true,
+        }
+    }
+
+    /// An empty set, as request headers (replacing every header with
+    /// nothing, as Electron's `callback({requestHeaders: {}})`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The first value of `name`, when it has one that is text.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.map.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every value of `name`, in order (values that are not text left out).
+    pub fn get_all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.map
+            .get_all(name)
+            .into_iter()
+            .filter_map(|v| v.to_str().ok())
+    }
+
+    /// Whether `name` is there.
+    pub fn contains(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    /// Sets `name` to `value`, replacing its values.
+    ///
+    /// # Errors
+    ///
+    /// A name or value HTTP does not allow.
+    pub fn insert(&mut self, name: &str, value: &str) -> Result<(), WebRequestError> {
+        let (name, value) = header(name, value)?;
+        self.map.insert(name, value);
+        Ok(())
+    }
+
+    /// Adds a value to `name`.
+    ///
+    /// # Errors
+    ///
+    /// A name or value HTTP does not allow.
+    pub fn append(&mut self, name: &str, value: &str) -> Result<(), WebRequestError> {
+        let (name, value) = header(name, value)?;
+        self.map.append(name, value);
+        Ok(())
+    }
+
+    /// Removes `name`; whether it was there.
+    pub fn remove(&mut self, name: &str) -> bool {
+        self.map.remove(name).is_some()
+    }
+
+    /// How many values there are.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Each name (lower case) and value, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+    }
+
+    /// The headers as an `http` map.
+    pub fn as_map(&self) -> &http::HeaderMap {
+        &self.map
+    }
+
+    /// The `http` map.
+    pub fn into_map(self) -> http::HeaderMap {
+        self.map
+    }
+}
+
+impl From<http::HeaderMap> for Headers {
+    fn from(map: http::HeaderMap) -> Self {
+        Headers { map, arrays: false }
+    }
+}
+
+fn header(
+    name: &str,
+    value: &str,
+) -> Result<(http::HeaderName, http::HeaderValue), WebRequestError> {
+    let invalid = |what: &str| WebRequestError::InvalidHeader {
+        header: format!("{name}: {value}"),
+        reason: what.to_owned(),
+    };
+    Ok((
+        http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("not a header name"))?,
+        http::HeaderValue::from_str(value).map_err(|_| invalid("not a header value"))?,
+    ))
+}
+
+impl Serialize for Headers {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+
+        let mut map = serializer.serialize_map(Some(self.map.keys_len()))?;
+        for name in self.map.keys() {
+            let values = self
+                .map
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            let key = title_case(name.as_str());
+            if self.arrays {
+                map.serialize_entry(&key, &values.collect::<Vec<_>>())?;
+            } else {
+                map.serialize_entry(&key, &values.collect::<Vec<_>>().join(", "))?;
+            }
+        }
+        map.end()
+    }
+}
+
 /// What every event tells about its request (Electron's common `details`
 /// fields).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -441,8 +596,8 @@ pub struct ResponseDetails {
     pub status_line: String,
     /// `200`.
     pub status_code: u16,
-    /// The headers (names in `Title-Case`), each with its values in order.
-    pub response_headers: BTreeMap<String, Vec<String>>,
+    /// The headers.
+    pub response_headers: Headers,
     /// Whether the answer came from the session's HTTP cache.
     pub from_cache: bool,
     /// The server's (or proxy's) IP address, when known.
@@ -469,9 +624,9 @@ pub struct BeforeSendHeadersDetails {
     /// The request.
     #[serde(flatten)]
     pub request: RequestDetails,
-    /// The headers about to be sent (names in `Title-Case`; `Host` and
-    /// the connection's own headers are added later, as in Chromium).
-    pub request_headers: BTreeMap<String, String>,
+    /// The headers about to be sent (`Host` and the connection's own
+    /// headers are added later, as in Chromium).
+    pub request_headers: Headers,
     /// Its body, when it has one in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_data: Option<Vec<UploadData>>,
@@ -485,7 +640,7 @@ pub struct SendHeadersDetails {
     #[serde(flatten)]
     pub request: RequestDetails,
     /// The headers as they go, after `onBeforeSendHeaders`.
-    pub request_headers: BTreeMap<String, String>,
+    pub request_headers: Headers,
 }
 
 /// `onHeadersReceived`' and `onResponseStarted`'s details.
@@ -567,7 +722,7 @@ pub enum BeforeSendHeadersAction {
     /// Send exactly these headers instead (Electron's `requestHeaders`: the
     /// set is replaced, so pass the details' headers back with your
     /// changes).
-    Headers(BTreeMap<String, String>),
+    Headers(Headers),
 }
 
 /// `onHeadersReceived`' answer.
@@ -583,7 +738,7 @@ pub enum HeadersReceivedAction {
     /// headers decide what follows: cookies stored, a redirect followed.
     Headers {
         /// The new headers.
-        headers: BTreeMap<String, Vec<String>>,
+        headers: Headers,
         /// The new status line.
         status_line: Option<String>,
     },
@@ -922,40 +1077,26 @@ impl Drop for Tracking {
 
 /// `Title-Case` for a header name (`user-agent` → `User-Agent`).
 pub(crate) fn title_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
+    let mut bytes = name.as_bytes().to_vec();
     let mut upper = true;
-    for c in name.chars() {
-        out.push(if upper { c.to_ascii_uppercase() } else { c });
-        upper = c == '-';
+    for b in &mut bytes {
+        if upper {
+            b.make_ascii_uppercase();
+        }
+        upper = *b == b'-';
     }
-    out
+    // Only ASCII letters changed case: still UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Request headers as `details.requestHeaders`: repeated ones joined with
-/// `, `.
-pub(crate) fn request_headers(headers: &http::HeaderMap) -> BTreeMap<String, String> {
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
-    for (name, value) in headers {
-        let value = String::from_utf8_lossy(value.as_bytes());
-        out.entry(title_case(name.as_str()))
-            .and_modify(|v| {
-                v.push_str(", ");
-                v.push_str(&value);
-            })
-            .or_insert_with(|| value.into_owned());
-    }
-    out
+/// Request headers as `details.requestHeaders`.
+pub(crate) fn request_headers(headers: &http::HeaderMap) -> Headers {
+    Headers::request(headers)
 }
 
 /// Response headers as `details.responseHeaders`.
-pub(crate) fn response_headers(headers: &http::HeaderMap) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (name, value) in headers {
-        out.entry(title_case(name.as_str()))
-            .or_default()
-            .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
-    }
-    out
+pub(crate) fn response_headers(headers: &http::HeaderMap) -> Headers {
+    Headers::response(headers)
 }
 
 /// Milliseconds since the Unix epoch.
@@ -976,6 +1117,7 @@ mod tests {
     fn reason(pattern: &str) -> &'static str {
         match UrlPattern::parse(pattern) {
             Err(WebRequestError::InvalidPattern { reason, .. }) => reason,
+            Err(e) => panic!("{pattern}: {e}"),
             Ok(p) => panic!("{pattern} parsed as {p:?}"),
         }
     }
@@ -1094,15 +1236,31 @@ mod tests {
     }
 
     #[test]
-    fn headers_are_shown_in_title_case() {
-        let mut headers = http::HeaderMap::new();
-        headers.append("user-agent", "ua".parse().unwrap());
-        headers.append("x-a", "1".parse().unwrap());
-        headers.append("x-a", "2".parse().unwrap());
-        let req = request_headers(&headers);
-        assert_eq!(req["User-Agent"], "ua");
-        assert_eq!(req["X-A"], "1, 2");
-        let resp = response_headers(&headers);
-        assert_eq!(resp["X-A"], ["1", "2"]);
+    fn headers_are_case_insensitive_and_serialise_as_electron_does() {
+        let mut map = http::HeaderMap::new();
+        map.append("user-agent", "ua".parse().unwrap());
+        map.append("x-a", "1".parse().unwrap());
+        map.append("x-a", "2".parse().unwrap());
+        let mut req = request_headers(&map);
+        assert_eq!(req.get("User-Agent"), Some("ua"));
+        assert_eq!(req.get_all("X-A").collect::<Vec<_>>(), ["1", "2"]);
+        let json = serde_json::to_value(&req).unwrap();
+        assert_eq!(json["User-Agent"], "ua");
+        assert_eq!(json["X-A"], "1, 2");
+        let resp = response_headers(&map);
+        assert_eq!(
+            serde_json::to_value(&resp).unwrap()["X-A"],
+            serde_json::json!(["1", "2"])
+        );
+        req.insert("X-Hook", "yes").unwrap();
+        assert!(req.remove("user-agent"));
+        assert!(!req.contains("User-Agent"));
+        let err = req.insert("Bad Name", "v").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid header \"Bad Name: v\": not a header name"
+        );
+        assert!(req.insert("X-Ok", "line\nbreak").is_err());
+        assert_eq!(req.len(), 3);
     }
 }

@@ -1,7 +1,6 @@
 //! `ses.webRequest`: hooks on every request of a session, in Electron's
 //! order, with its details and answers.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
@@ -9,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use http::Method;
 use sesh_core::net::Request;
 use sesh_core::web_request::{
-    BeforeRequestAction, BeforeSendHeadersAction, HeadersReceivedAction, ResourceType,
+    BeforeRequestAction, BeforeSendHeadersAction, Headers, HeadersReceivedAction, ResourceType,
     WebRequestFilter,
 };
 use url::Url;
@@ -342,18 +341,18 @@ async fn on_before_send_headers_replaces_the_headers() {
         .cookies()
         .set_from_header(&url(addr, "/"), "jar=1")
         .unwrap();
-    let shown: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+    let shown: Arc<Mutex<Headers>> = Arc::default();
     let s = shown.clone();
     session
         .web_request()
         .on_before_send_headers(None, move |d| {
             *s.lock().unwrap() = d.request_headers.clone();
             let mut headers = d.request_headers;
-            headers.remove("User-Agent");
-            headers.insert("X-Hooked".into(), "yes".into());
+            assert!(headers.remove("user-agent"), "names are case-insensitive");
+            headers.insert("X-Hooked", "yes").unwrap();
             async move { BeforeSendHeadersAction::Headers(headers) }
         });
-    let sent: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+    let sent: Arc<Mutex<Headers>> = Arc::default();
     let s = sent.clone();
     session.web_request().on_send_headers(None, move |d| {
         *s.lock().unwrap() = d.request_headers.clone()
@@ -364,33 +363,28 @@ async fn on_before_send_headers_replaces_the_headers() {
     assert!(!lower.contains("user-agent"), "{body}");
     assert!(lower.contains("cookie: jar=1"));
     let shown = shown.lock().unwrap().clone();
-    assert_eq!(shown["Cookie"], "jar=1");
-    assert!(shown["User-Agent"].contains("sesh"));
-    assert!(!shown.contains_key("Host"));
+    assert_eq!(shown.get("Cookie"), Some("jar=1"));
+    assert!(shown.get("User-Agent").unwrap().contains("sesh"));
+    assert!(!shown.contains("Host"));
+    // Electron's JSON: Title-Case names.
+    let json = serde_json::to_value(&shown).unwrap();
+    assert_eq!(json["Cookie"], "jar=1");
     let sent = sent.lock().unwrap().clone();
-    assert_eq!(sent["X-Hooked"], "yes");
-    assert!(!sent.contains_key("User-Agent"));
+    assert_eq!(sent.get("x-hooked"), Some("yes"));
+    assert!(!sent.contains("User-Agent"));
 
     // An empty set sends no headers of the app or session at all.
     session
         .web_request()
         .on_before_send_headers(None, |_| async {
-            BeforeSendHeadersAction::Headers(BTreeMap::new())
+            BeforeSendHeadersAction::Headers(Headers::new())
         });
     let body = text(&session, Request::get(url(addr, "/bare"))).await;
     assert!(!body.to_ascii_lowercase().contains("cookie"), "{body}");
-    // A header a hook cannot send fails clearly.
-    session
-        .web_request()
-        .on_before_send_headers(None, |_| async {
-            BeforeSendHeadersAction::Headers(BTreeMap::from([("Bad Name".into(), "v".into())]))
-        });
-    let err = session
-        .fetch(Request::get(url(addr, "/x")))
-        .await
-        .unwrap_err();
-    assert_eq!(err.error.code(), -4);
-    assert!(err.detail.contains("\"Bad Name\""), "{}", err.detail);
+    // A header HTTP does not allow is refused where the hook sets it.
+    let mut headers = Headers::new();
+    let err = headers.insert("Bad Name", "v").unwrap_err();
+    assert!(err.to_string().contains("\"Bad Name: v\""), "{err}");
 }
 
 #[tokio::test]
@@ -405,7 +399,10 @@ async fn on_headers_received_rewrites_what_follows() {
         Some(WebRequestFilter::new(["*://*/cookie"]).unwrap()),
         |d| {
             let mut headers = d.response.response_headers;
-            assert_eq!(headers["Set-Cookie"], ["kept=yes"]);
+            assert_eq!(
+                headers.get_all("set-cookie").collect::<Vec<_>>(),
+                ["kept=yes"]
+            );
             headers.remove("Set-Cookie");
             async move {
                 HeadersReceivedAction::Headers {
@@ -430,11 +427,11 @@ async fn on_headers_received_rewrites_what_follows() {
         move |_| {
             let location = location.clone();
             async move {
+                let mut headers = Headers::new();
+                headers.insert("Location", &location).unwrap();
+                headers.insert("Content-Length", "0").unwrap();
                 HeadersReceivedAction::Headers {
-                    headers: BTreeMap::from([
-                        ("Location".into(), vec![location]),
-                        ("Content-Length".into(), vec!["0".into()]),
-                    ]),
+                    headers,
                     status_line: Some("HTTP/1.1 302 Moved By Hook".into()),
                 }
             }
