@@ -1024,7 +1024,13 @@ impl Session {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let hooks = Tracking::new(self.web_request(), request.resource_type, referrer);
+        let hooks = Tracking::new(
+            self.web_request(),
+            request.resource_type,
+            referrer,
+            &request.url,
+            &request.method,
+        );
         let log = ReqLog::begin(
             self.net_log(),
             &request.url,

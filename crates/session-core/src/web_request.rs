@@ -958,6 +958,9 @@ pub(crate) struct Tracking {
     pub kind: ResourceType,
     pub referrer: String,
     finish: std::sync::Mutex<Option<Finish>>,
+    /// The request as it began, kept while `onErrorOccurred` listens: a
+    /// fetch dropped before any response is reported as aborted.
+    pending: std::sync::Mutex<Option<(Url, http::Method)>>,
 }
 
 /// What the end of a request reports.
@@ -968,14 +971,33 @@ struct Finish {
 }
 
 impl Tracking {
-    pub fn new(web: &WebRequest, kind: ResourceType, referrer: String) -> Tracking {
+    pub fn new(
+        web: &WebRequest,
+        kind: ResourceType,
+        referrer: String,
+        url: &Url,
+        method: &http::Method,
+    ) -> Tracking {
+        let pending = web
+            .has(Stage::ErrorOccurred)
+            .then(|| (url.clone(), method.clone()));
         Tracking {
             web: web.clone(),
             id: web.next_id(),
             kind,
             referrer,
             finish: std::sync::Mutex::new(None),
+            pending: std::sync::Mutex::new(pending),
         }
+    }
+
+    /// The request has reached an end that was reported (or will be by
+    /// its response): nothing to report when it is dropped.
+    fn settled(&self) {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
     }
 
     /// The common details at this stage.
@@ -998,6 +1020,7 @@ impl Tracking {
         method: &http::Method,
         response: impl FnOnce() -> ResponseDetails,
     ) {
+        self.settled();
         if self.web.has(Stage::Completed) || self.web.has(Stage::ErrorOccurred) {
             *self.finish.lock().unwrap_or_else(PoisonError::into_inner) = Some(Finish {
                 url: url.clone(),
@@ -1043,6 +1066,7 @@ impl Tracking {
 
     /// The request failed with `error` at `url`: `onErrorOccurred`.
     pub fn failed(&self, url: &Url, method: &http::Method, error: sesh_cert_verify::NetError) {
+        self.settled();
         let from_cache = self.take_finish().is_some_and(|f| f.response.from_cache);
         if let Some(listener) = self.web.error_occurred(url, self.kind) {
             listener(&ErrorOccurredDetails {
@@ -1069,9 +1093,19 @@ impl Tracking {
 }
 
 impl Drop for Tracking {
-    /// A response dropped before the end of its body was aborted.
+    /// A response dropped before the end of its body was aborted, and so
+    /// was a fetch dropped before its response.
     fn drop(&mut self) {
-        self.body_failed(sesh_cert_verify::NetError::from_code(-3));
+        let aborted = sesh_cert_verify::NetError::from_code(-3);
+        self.body_failed(aborted);
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((url, method)) = pending {
+            self.failed(&url, &method, aborted);
+        }
     }
 }
 

@@ -519,3 +519,40 @@ async fn filters_pick_requests_by_url_and_type_and_details_are_electrons_json() 
         .as_millis() as f64;
     assert!((details["timestamp"].as_f64().unwrap() - now).abs() < 60_000.0);
 }
+
+#[tokio::test]
+async fn a_fetch_dropped_before_its_response_is_reported_aborted() {
+    let (_tmp, _, sessions) = fresh();
+    let session = sessions
+        .from_partition("dropped", Default::default())
+        .unwrap();
+    // A server that accepts and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let errors: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let e = errors.clone();
+    session.web_request().on_error_occurred(None, move |d| {
+        e.lock()
+            .unwrap()
+            .push((d.request.url.clone(), d.error.clone()));
+    });
+    let fetch = session.fetch(Request::get(url(addr, "/never")));
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(200), fetch)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        *errors.lock().unwrap(),
+        [(
+            url(addr, "/never").to_string(),
+            "net::ERR_ABORTED".to_owned()
+        )]
+    );
+}
