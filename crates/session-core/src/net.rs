@@ -853,7 +853,7 @@ impl Response {
                     log.fail(e.error.code());
                     log.hooks.body_failed(e.error);
                 }
-                Ok(None) => log.hooks.completed(),
+                Ok(None) => log.complete(),
                 Ok(Some(_)) => {}
             }
         }
@@ -1231,7 +1231,7 @@ impl Session {
         });
         if response.body_known_empty() {
             // Nothing to read: the request is complete now.
-            hooks.completed();
+            log.complete();
         }
     }
 

@@ -589,6 +589,8 @@ pub(crate) struct ReqLog {
     pub log: NetLog,
     pub source: Source,
     error: std::sync::atomic::AtomicI32,
+    /// The response's body was read to its end.
+    done: std::sync::atomic::AtomicBool,
     /// The request's part in the session's webRequest hooks.
     pub hooks: crate::web_request::Tracking,
 }
@@ -609,6 +611,7 @@ impl ReqLog {
             log: log.clone(),
             source,
             error: std::sync::atomic::AtomicI32::new(0),
+            done: std::sync::atomic::AtomicBool::new(false),
             hooks,
         }
     }
@@ -632,6 +635,13 @@ impl ReqLog {
         });
     }
 
+    /// The response's body has been read to its end: the request is
+    /// complete.
+    pub fn complete(&self) {
+        self.done.store(true, Ordering::Relaxed);
+        self.hooks.completed();
+    }
+
     /// The log of a new socket opened for this request.
     pub fn socket(&self) -> SocketLog {
         SocketLog {
@@ -652,8 +662,15 @@ impl std::fmt::Debug for ReqLog {
 }
 
 impl Drop for ReqLog {
+    /// The end of `REQUEST_ALIVE`: with the request's error, or, for a
+    /// request given up before its end, Chromium's `CANCELLED` and
+    /// `ERR_ABORTED`.
     fn drop(&mut self) {
-        let code = self.error.load(Ordering::Relaxed);
+        let mut code = self.error.load(Ordering::Relaxed);
+        if code == 0 && !self.done.load(Ordering::Relaxed) {
+            code = -3;
+            self.add(EventType::CANCELLED, Phase::None, |_| None);
+        }
         self.log.end_with(
             self.source,
             EventType::REQUEST_ALIVE,

@@ -572,3 +572,45 @@ async fn pac_alerts_and_errors_go_to_the_net_log() {
         .unwrap();
     assert_eq!(answer["params"]["proxy_info"], "DIRECT");
 }
+
+#[tokio::test]
+async fn a_request_given_up_before_its_end_is_cancelled() {
+    let (tmp, _, sessions) = fresh();
+    let session = sessions
+        .from_partition("given-up", Default::default())
+        .unwrap();
+    let addr = server();
+    let path = tmp.path().join("net.json");
+    session
+        .net_log()
+        .start_logging(&path, NetLogOptions::default())
+        .await
+        .unwrap();
+    // Read to the end: no error.
+    get(&session, url(addr, "/whole")).await;
+    // Dropped before the body is read: cancelled.
+    drop(
+        session
+            .fetch(Request::get(url(addr, "/dropped")))
+            .await
+            .unwrap(),
+    );
+    session.net_log().stop_logging().await.unwrap();
+    let log = read_log(&path);
+    let ending = |path: &str| {
+        let begin = events(&log, "REQUEST_ALIVE")
+            .into_iter()
+            .find(|e| e["phase"] == 1 && e["params"]["url"] == url(addr, path).as_str())
+            .unwrap();
+        of_source(&log, &begin["source"]["id"])
+    };
+    let whole = ending("/whole");
+    assert_eq!(whole.last().unwrap().2, Value::Null, "{whole:?}");
+    assert!(!whole.iter().any(|(n, _, _)| n == "CANCELLED"));
+    let dropped = ending("/dropped");
+    assert!(
+        dropped.iter().any(|(n, _, _)| n == "CANCELLED"),
+        "{dropped:?}"
+    );
+    assert_eq!(dropped.last().unwrap().2["net_error"], -3);
+}
