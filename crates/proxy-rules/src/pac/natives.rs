@@ -107,12 +107,13 @@ pub(super) fn register(ctx: &Ctx<'_>, shared: &Arc<Shared>) -> rquickjs::Result<
 
     g.set("getClientVersion", Function::new(ctx.clone(), || "1.0")?)?;
 
-    let s = shared.clone();
     g.set(
         "__sesh_isInNet",
         Function::new(
             ctx.clone(),
-            move |ip: String, pattern: String, mask: String| is_in_net(&s, &ip, &pattern, &mask),
+            IsInNet {
+                shared: shared.clone(),
+            },
         )?,
     )?;
 
@@ -161,6 +162,38 @@ fn generic<'js>(
     let f: Function<'js> = ctx.globals().get(name)?;
     let undefined = || Value::new_undefined(ctx.clone());
     f.call((a.0.unwrap_or_else(undefined), b.0.unwrap_or_else(undefined)))
+}
+
+/// `isInNet` for three strings (the JavaScript `isInNet` checks the
+/// types): like `shExpMatch`, it reads its arguments straight from the
+/// call.
+struct IsInNet {
+    shared: Arc<Shared>,
+}
+
+impl<'js> rquickjs::function::IntoJsFunc<'js, IsInNet> for IsInNet {
+    fn param_requirements() -> rquickjs::function::ParamRequirement {
+        rquickjs::function::ParamRequirement::any()
+    }
+
+    fn call<'a>(
+        &self,
+        params: rquickjs::function::Params<'a, 'js>,
+    ) -> rquickjs::Result<Value<'js>> {
+        let text = |i: usize| {
+            params
+                .arg(i)
+                .and_then(|v| v.into_string())
+                .and_then(|s| s.to_cstring().ok())
+        };
+        let answer = match (text(0), text(1), text(2)) {
+            (Some(ip), Some(pattern), Some(mask)) => {
+                is_in_net(&self.shared, ip.as_str(), pattern.as_str(), mask.as_str())
+            }
+            _ => false,
+        };
+        Ok(Value::new_bool(params.ctx().clone(), answer))
+    }
 }
 
 /// `shExpMatch(str, pattern)`: the pattern as Chromium's regular
