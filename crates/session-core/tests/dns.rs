@@ -227,67 +227,12 @@ async fn pac_helpers_ask_the_sessions_dns() {
     assert!(dns.queries("app.sesh.test") >= 1);
 }
 
-/// A NUL-terminated string of a SOCKS4 request.
-async fn read_string(client: &mut tokio::net::TcpStream) -> String {
-    use tokio::io::AsyncReadExt;
-
-    let mut out = Vec::new();
-    let mut byte = [0u8; 1];
-    while client.read_exact(&mut byte).await.is_ok() && byte[0] != 0 {
-        out.push(byte[0]);
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A SOCKS4/4a proxy that knows one name of its own, `proxy-only.sesh.test`
-/// (127.0.0.1); it records what it was asked to reach.
-async fn socks4a_server(asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let asked = asked.clone();
-            tokio::spawn(async move {
-                let mut head = [0u8; 8];
-                if client.read_exact(&mut head).await.is_err() || head[0] != 4 || head[1] != 1 {
-                    return;
-                }
-                let _user = read_string(&mut client).await;
-                let port = u16::from_be_bytes([head[2], head[3]]);
-                let ip = if head[4..7] == [0, 0, 0] && head[7] != 0 {
-                    let name = read_string(&mut client).await;
-                    asked.lock().unwrap().push(format!("name {name}"));
-                    (name == "proxy-only.sesh.test").then_some([127, 0, 0, 1])
-                } else {
-                    asked.lock().unwrap().push(format!(
-                        "address {}.{}.{}.{}",
-                        head[4], head[5], head[6], head[7]
-                    ));
-                    Some([head[4], head[5], head[6], head[7]])
-                };
-                let Some(ip) = ip else {
-                    let _ = client.write_all(&[0, 0x5B, 0, 0, 0, 0, 0, 0]).await;
-                    return;
-                };
-                let _ = client.write_all(&[0, 0x5A, 0, 0, 0, 0, 0, 0]).await;
-                let target = std::net::SocketAddr::from((ip, port));
-                if let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                }
-            });
-        }
-    });
-    port
-}
-
 #[tokio::test]
 async fn socks4_hands_names_it_cannot_resolve_to_the_proxy() {
     let dns = Dnsmasq::start();
     let port = hello_server();
-    let asked = std::sync::Arc::default();
-    let proxy = socks4a_server(std::sync::Arc::clone(&asked)).await;
+    let socks = crate::socks4_proxy(0x5A).await;
+    let (proxy, asked) = (socks.port, socks.asked);
     let (_tmp, _, sessions) = fresh();
     let ses = sessions
         .from_partition("socks4a", Default::default())

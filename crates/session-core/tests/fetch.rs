@@ -1411,45 +1411,12 @@ async fn an_https_proxy_is_reached_over_tls_and_its_certificate_checked() {
     assert_eq!(response.bytes().await.unwrap(), b"hello");
 }
 
-/// A SOCKS4 server on 127.0.0.1 answering every CONNECT with `reply`
-/// (0x5A: granted, then relayed).
-async fn socks4_server(reply: u8) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut head = [0u8; 8];
-                if client.read_exact(&mut head).await.is_err() || head[0] != 4 || head[1] != 1 {
-                    return;
-                }
-                let mut byte = [0u8; 1];
-                while client.read_exact(&mut byte).await.is_ok() && byte[0] != 0 {}
-                let target = std::net::SocketAddr::from((
-                    [head[4], head[5], head[6], head[7]],
-                    u16::from_be_bytes([head[2], head[3]]),
-                ));
-                let _ = client.write_all(&[0, reply, 0, 0, 0, 0, 0, 0]).await;
-                if reply != 0x5A {
-                    return;
-                }
-                if let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                }
-            });
-        }
-    });
-    port
-}
-
 #[tokio::test]
 async fn socks4_proxies_get_an_address_resolved_here() {
     let (_tmp, _ud, sessions) = fresh();
     let ses = sessions.default_session().unwrap();
     let server = http_server();
-    let granting = socks4_server(0x5A).await;
+    let granting = crate::socks4_proxy(0x5A).await.port;
     ses.set_proxy(proxy_rules(&format!("socks4://127.0.0.1:{granting}")))
         .await
         .unwrap();
@@ -1461,7 +1428,7 @@ async fn socks4_proxies_get_an_address_resolved_here() {
     assert_eq!(response.bytes().await.unwrap(), b"hello");
 
     // "Host unreachable" surfaces as the address being unreachable.
-    let unreachable = socks4_server(0x5C).await;
+    let unreachable = crate::socks4_proxy(0x5C).await.port;
     ses.set_proxy(proxy_rules(&format!("socks4://127.0.0.1:{unreachable}")))
         .await
         .unwrap();
