@@ -28,7 +28,7 @@ impl<'js> IntoJs<'js> for Answer {
     }
 }
 
-pub(super) fn register(ctx: &Ctx<'_>, shared: &Arc<Shared>) -> rquickjs::Result<()> {
+pub(super) fn register<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>) -> rquickjs::Result<()> {
     let g = ctx.globals();
 
     let s = shared.clone();
@@ -107,17 +107,20 @@ pub(super) fn register(ctx: &Ctx<'_>, shared: &Arc<Shared>) -> rquickjs::Result<
 
     g.set("getClientVersion", Function::new(ctx.clone(), || "1.0")?)?;
 
+    let s = shared.clone();
     g.set(
         "__sesh_isInNet",
         Function::new(
             ctx.clone(),
-            IsInNet {
-                shared: shared.clone(),
-            },
+            Raw(
+                move |params: &rquickjs::function::Params<'_, 'js>| -> rquickjs::Result<Value<'js>> {
+                    is_in_net_native(&s, params)
+                },
+            ),
         )?,
     )?;
 
-    g.set("shExpMatch", Function::new(ctx.clone(), ShExpMatch)?)?;
+    g.set("shExpMatch", Function::new(ctx.clone(), Raw(sh_exp_match))?)?;
 
     let s = shared.clone();
     g.set(
@@ -164,14 +167,16 @@ fn generic<'js>(
     f.call((a.0.unwrap_or_else(undefined), b.0.unwrap_or_else(undefined)))
 }
 
-/// `isInNet` for three strings (the JavaScript `isInNet` checks the
-/// types): like `shExpMatch`, it reads its arguments straight from the
-/// call.
-struct IsInNet {
-    shared: Arc<Shared>,
-}
+/// A native that reads its arguments straight from the call rather than
+/// through rquickjs' typed parameters (a context clone and a conversion
+/// an argument fewer): for the helpers a PAC script calls many times a
+/// URL.
+struct Raw<F>(F);
 
-impl<'js> rquickjs::function::IntoJsFunc<'js, IsInNet> for IsInNet {
+impl<'js, F> rquickjs::function::IntoJsFunc<'js, Raw<()>> for Raw<F>
+where
+    F: for<'a> Fn(&rquickjs::function::Params<'a, 'js>) -> rquickjs::Result<Value<'js>> + 'js,
+{
     fn param_requirements() -> rquickjs::function::ParamRequirement {
         rquickjs::function::ParamRequirement::any()
     }
@@ -180,54 +185,51 @@ impl<'js> rquickjs::function::IntoJsFunc<'js, IsInNet> for IsInNet {
         &self,
         params: rquickjs::function::Params<'a, 'js>,
     ) -> rquickjs::Result<Value<'js>> {
-        let text = |i: usize| {
-            params
-                .arg(i)
-                .and_then(|v| v.into_string())
-                .and_then(|s| s.to_cstring().ok())
-        };
-        let answer = match (text(0), text(1), text(2)) {
-            (Some(ip), Some(pattern), Some(mask)) => {
-                is_in_net(&self.shared, ip.as_str(), pattern.as_str(), mask.as_str())
-            }
-            _ => false,
-        };
-        Ok(Value::new_bool(params.ctx().clone(), answer))
+        (self.0)(&params)
     }
+}
+
+/// Argument `i` as UTF-8 text, when it is a string.
+fn text_arg<'js>(
+    params: &rquickjs::function::Params<'_, 'js>,
+    i: usize,
+) -> Option<rquickjs::CString<'js>> {
+    params.arg(i)?.into_string()?.to_cstring().ok()
+}
+
+/// `isInNet` for three strings (the JavaScript `isInNet` checks the
+/// types).
+fn is_in_net_native<'js>(
+    shared: &Shared,
+    params: &rquickjs::function::Params<'_, 'js>,
+) -> rquickjs::Result<Value<'js>> {
+    let answer = match (
+        text_arg(params, 0),
+        text_arg(params, 1),
+        text_arg(params, 2),
+    ) {
+        (Some(ip), Some(pattern), Some(mask)) => {
+            is_in_net(shared, ip.as_str(), pattern.as_str(), mask.as_str())
+        }
+        _ => false,
+    };
+    Ok(Value::new_bool(params.ctx().clone(), answer))
 }
 
 /// `shExpMatch(str, pattern)`: the pattern as Chromium's regular
-/// expression; plain globs are matched natively. Called often (a PAC
-/// script may try dozens of patterns a URL), so it reads its arguments
-/// straight from the call rather than through typed parameters.
-struct ShExpMatch;
-
-impl<'js> rquickjs::function::IntoJsFunc<'js, ShExpMatch> for ShExpMatch {
-    fn param_requirements() -> rquickjs::function::ParamRequirement {
-        rquickjs::function::ParamRequirement::any()
+/// expression; plain globs are matched natively.
+fn sh_exp_match<'js>(params: &rquickjs::function::Params<'_, 'js>) -> rquickjs::Result<Value<'js>> {
+    if let (Some(t), Some(p)) = (text_arg(params, 0), text_arg(params, 1))
+        && let Some(m) = sh_exp_match_fast(t.as_str(), p.as_str())
+    {
+        return Ok(Value::new_bool(params.ctx().clone(), m));
     }
-
-    fn call<'a>(
-        &self,
-        params: rquickjs::function::Params<'a, 'js>,
-    ) -> rquickjs::Result<Value<'js>> {
-        let text = params.arg(0);
-        let pattern = params.arg(1);
-        if let (Some(t), Some(p)) = (
-            text.as_ref().and_then(Value::as_string),
-            pattern.as_ref().and_then(Value::as_string),
-        ) && let (Ok(t), Ok(p)) = (t.clone().to_cstring(), p.clone().to_cstring())
-            && let Some(m) = sh_exp_match_fast(t.as_str(), p.as_str())
-        {
-            return Ok(Value::new_bool(params.ctx().clone(), m));
-        }
-        generic(
-            params.ctx(),
-            "__sesh_shExpMatchRegExp",
-            Opt(text),
-            Opt(pattern),
-        )
-    }
+    generic(
+        params.ctx(),
+        "__sesh_shExpMatchRegExp",
+        Opt(params.arg(0)),
+        Opt(params.arg(1)),
+    )
 }
 
 fn string_arg(args: &Rest<Value<'_>>, i: usize) -> Option<String> {
