@@ -829,13 +829,14 @@ impl Response {
 
     /// What webRequest's events tell of this response.
     fn details(&self) -> ResponseDetails {
-        ResponseDetails {
-            status_line: status_line(self.version, self.status, &self.status_text),
-            status_code: self.status.as_u16(),
-            response_headers: web_request::response_headers(&self.headers),
-            from_cache: self.from_cache,
-            ip: self.remote_addr.map(|a| a.ip().to_string()),
-        }
+        ResponseDetails::of(
+            self.version,
+            self.status,
+            &self.status_text,
+            &self.headers,
+            self.from_cache,
+            self.remote_addr,
+        )
     }
 
     /// The next chunk of the body (`None` at its end), as it arrives.
@@ -1133,7 +1134,7 @@ impl Session {
                         self.before_redirect(log, &request, &location, || ResponseDetails {
                             status_line: "HTTP/1.1 307 Internal Redirect".into(),
                             status_code: 307,
-                            response_headers: web_request::response_headers(&headers),
+                            response_headers: web_request::Headers::response(&headers),
                             from_cache: false,
                             ip: None,
                         });
@@ -1435,7 +1436,7 @@ impl Session {
         {
             let details = BeforeSendHeadersDetails {
                 request: hooks.details(url, &request.method),
-                request_headers: web_request::request_headers(&headers),
+                request_headers: web_request::Headers::request(&headers),
                 upload_data: upload_data(request),
             };
             match hook(details).await {
@@ -1453,7 +1454,7 @@ impl Session {
         {
             listener(&SendHeadersDetails {
                 request: hooks.details(url, &request.method),
-                request_headers: web_request::request_headers(&headers),
+                request_headers: web_request::Headers::request(&headers),
             });
         }
 
@@ -2829,32 +2830,15 @@ struct Head<'a> {
 
 impl Head<'_> {
     fn details(&self) -> ResponseDetails {
-        ResponseDetails {
-            status_line: status_line(self.version, *self.status, self.status_text),
-            status_code: self.status.as_u16(),
-            response_headers: web_request::response_headers(self.headers),
-            from_cache: self.from_cache,
-            ip: self.ip.map(|a| a.ip().to_string()),
-        }
+        ResponseDetails::of(
+            self.version,
+            *self.status,
+            self.status_text,
+            self.headers,
+            self.from_cache,
+            self.ip,
+        )
     }
-}
-
-/// `HTTP/1.1 200 OK`.
-fn status_line(version: Version, status: StatusCode, text: &str) -> String {
-    let version = match version {
-        Version::HTTP_09 => "HTTP/0.9",
-        Version::HTTP_10 => "HTTP/1.0",
-        Version::HTTP_2 => "HTTP/2.0",
-        Version::HTTP_3 => "HTTP/3.0",
-        _ => "HTTP/1.1",
-    };
-    let mut line = String::with_capacity(version.len() + 5 + text.len());
-    line.push_str(version);
-    line.push(' ');
-    line.push_str(status.as_str());
-    line.push(' ');
-    line.push_str(text);
-    line
 }
 
 /// A request's body as webRequest's `uploadData`: its bytes, when it has

@@ -425,14 +425,16 @@ pub struct Headers {
 }
 
 impl Headers {
-    fn request(map: &http::HeaderMap) -> Self {
+    /// Request headers as `details.requestHeaders`.
+    pub(crate) fn request(map: &http::HeaderMap) -> Self {
         Headers {
             map: map.clone(),
             arrays: false,
         }
     }
 
-    fn response(map: &http::HeaderMap) -> Self {
+    /// Response headers as `details.responseHeaders`.
+    pub(crate) fn response(map: &http::HeaderMap) -> Self {
         Headers {
             map: map.clone(),
             arrays: true,
@@ -603,6 +605,44 @@ pub struct ResponseDetails {
     /// The server's (or proxy's) IP address, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
+}
+
+impl ResponseDetails {
+    /// The details of a response's head.
+    pub(crate) fn of(
+        version: http::Version,
+        status: http::StatusCode,
+        status_text: &str,
+        headers: &http::HeaderMap,
+        from_cache: bool,
+        ip: Option<std::net::SocketAddr>,
+    ) -> Self {
+        ResponseDetails {
+            status_line: status_line(version, status, status_text),
+            status_code: status.as_u16(),
+            response_headers: Headers::response(headers),
+            from_cache,
+            ip: ip.map(|a| a.ip().to_string()),
+        }
+    }
+}
+
+/// `HTTP/1.1 200 OK`.
+fn status_line(version: http::Version, status: http::StatusCode, text: &str) -> String {
+    let version = match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    };
+    let mut line = String::with_capacity(version.len() + 5 + text.len());
+    line.push_str(version);
+    line.push(' ');
+    line.push_str(status.as_str());
+    line.push(' ');
+    line.push_str(text);
+    line
 }
 
 /// `onBeforeRequest`'s details.
@@ -1123,16 +1163,6 @@ pub(crate) fn title_case(name: &str) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Request headers as `details.requestHeaders`.
-pub(crate) fn request_headers(headers: &http::HeaderMap) -> Headers {
-    Headers::request(headers)
-}
-
-/// Response headers as `details.responseHeaders`.
-pub(crate) fn response_headers(headers: &http::HeaderMap) -> Headers {
-    Headers::response(headers)
-}
-
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> f64 {
     std::time::SystemTime::now()
@@ -1275,13 +1305,13 @@ mod tests {
         map.append("user-agent", "ua".parse().unwrap());
         map.append("x-a", "1".parse().unwrap());
         map.append("x-a", "2".parse().unwrap());
-        let mut req = request_headers(&map);
+        let mut req = Headers::request(&map);
         assert_eq!(req.get("User-Agent"), Some("ua"));
         assert_eq!(req.get_all("X-A").collect::<Vec<_>>(), ["1", "2"]);
         let json = serde_json::to_value(&req).unwrap();
         assert_eq!(json["User-Agent"], "ua");
         assert_eq!(json["X-A"], "1, 2");
-        let resp = response_headers(&map);
+        let resp = Headers::response(&map);
         assert_eq!(
             serde_json::to_value(&resp).unwrap()["X-A"],
             serde_json::json!(["1", "2"])
