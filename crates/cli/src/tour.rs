@@ -971,6 +971,20 @@ fn summarize_net_log(path: &std::path::Path) -> anyhow::Result<()> {
         }
         println!("  the first request: {}", steps.join(" → "));
     }
+    if let Some(tls) = events
+        .iter()
+        .find(|e| name(e) == "SSL_CONNECT" && e["params"]["key_exchange_group"].is_u64())
+    {
+        let group = match tls["params"]["key_exchange_group"].as_u64() {
+            Some(0x11ec) => "X25519MLKEM768".to_owned(),
+            Some(0x1d) => "X25519".to_owned(),
+            Some(other) => format!("group {other:#x}"),
+            None => "?".to_owned(),
+        };
+        println!(
+            "  SSL_CONNECT: sesh offered X25519MLKEM768 first, as Chromium does; this server chose {group}"
+        );
+    }
     for alert in events.iter().filter(|e| name(e) == "PAC_JAVASCRIPT_ALERT") {
         println!(
             "  PAC_JAVASCRIPT_ALERT: {}",
