@@ -286,6 +286,21 @@ impl HttpCache {
         self.store_at(key, req, res, body, SystemTime::now())
     }
 
+    /// Whether a response with these headers could be worth storing, known
+    /// before its body is read or any policy worked out: the cache is on,
+    /// and the answer has Cache-Control, Expires or a validator. One
+    /// without them would be stale from the start with nothing to
+    /// revalidate it by (freshness could only be guessed from
+    /// Last-Modified, a validator), so could never be used: writing it
+    /// would only cost.
+    pub fn may_store(&self, headers: &http::HeaderMap) -> bool {
+        self.options.enabled
+            && (headers.contains_key(http::header::ETAG)
+                || headers.contains_key(http::header::LAST_MODIFIED)
+                || headers.contains_key(http::header::CACHE_CONTROL)
+                || headers.contains_key(http::header::EXPIRES))
+    }
+
     /// [`HttpCache::store`] at a given time.
     ///
     /// # Errors
@@ -303,20 +318,12 @@ impl HttpCache {
         if !self.options.enabled || req.method() != http::Method::GET {
             return Ok(false);
         }
-        // An answer stale from the start with nothing to revalidate it by
-        // could never be used: writing it would only cost. Without
-        // Cache-Control or Expires, freshness could only be guessed from
-        // Last-Modified, a validator: such an answer is known useless
-        // before any policy is worked out.
+        if !self.may_store(res.headers()) {
+            return Ok(false);
+        }
         let headers = res.headers();
         let validators = headers.contains_key(http::header::ETAG)
             || headers.contains_key(http::header::LAST_MODIFIED);
-        if !validators
-            && !headers.contains_key(http::header::CACHE_CONTROL)
-            && !headers.contains_key(http::header::EXPIRES)
-        {
-            return Ok(false);
-        }
         let policy = Self::policy(req, res, now);
         if !policy.is_storable() {
             return Ok(false);

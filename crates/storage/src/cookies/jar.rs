@@ -808,6 +808,11 @@ impl CookieJar {
     /// The cookies `url` gets with `options`, in header order (longest path
     /// first, then oldest), updating their access time when `touch`.
     fn matching(&self, url: &Url, options: CookieOptions, touch: bool) -> Vec<Cookie> {
+        let mut state = self.lock();
+        // An empty jar (many a session's) answers without any work.
+        if state.by_key.is_empty() {
+            return Vec::new();
+        }
         let Some(host) = host_of(url) else {
             return Vec::new();
         };
@@ -818,7 +823,6 @@ impl CookieJar {
         let now = self.now_us();
         let key = key_of(&host);
         let mut changes = Vec::new();
-        let mut state = self.lock();
         while let Some(i) = state
             .by_key
             .get(&key)
