@@ -37,7 +37,7 @@ use crate::Session;
 pub use crate::dns::{HostResolver, HostResolverConfig, LookupError};
 pub use crate::netlog::{CaptureMode, NetLog, NetLogError, NetLogOptions};
 use crate::netlog::{EventType, Phase, ReqLog, SocketLog, header_lines};
-use crate::pool::{Checkout, Idle, Pool, PoolKey, ReqBody, Slot};
+use crate::pool::{Checkout, Driver, Idle, Pool, PoolKey, ReqBody, Slot};
 pub use crate::pool::{ConnectionLimits, Priority, UNUSED_IDLE_TIMEOUT, USED_IDLE_TIMEOUT};
 use crate::web_request::{
     self, BeforeRedirectDetails, BeforeRequestAction, BeforeRequestDetails,
@@ -678,10 +678,10 @@ pub struct Response {
     /// revalidated with a `304`).
     pub from_cache: bool,
     body: BodySource,
-    decoder: Option<Decoder>,
+    decoder: Option<Box<Decoder>>,
     ended: bool,
     abort: Option<AbortHandle>,
-    store: Option<CacheStore>,
+    store: Option<Box<CacheStore>>,
     throttle: Option<Throttle>,
     /// The session and its count of `close_all_connections` when the
     /// response arrived: a body cut after a later one was aborted.
@@ -697,6 +697,8 @@ struct Lease {
     pub(crate) pool: Pool,
     slot: Slot,
     idle: Idle,
+    /// Whether the connection may carry another request.
+    reuse: bool,
 }
 
 impl std::fmt::Debug for Lease {
@@ -920,9 +922,29 @@ impl Response {
                 }
                 BodySource::Net(incoming) => incoming,
             };
-            let raw = match incoming.frame().await {
+            // The connection is driven while its body is read (and once
+            // more at the end, to be ready for the next request).
+            let lease = &mut self.lease;
+            let frame = std::future::poll_fn(|cx| {
+                let mut polled =
+                    hyper::body::Body::poll_frame(std::pin::Pin::new(&mut *incoming), cx);
+                if polled.is_pending()
+                    && let Some(lease) = lease.as_mut()
+                {
+                    lease.idle.poll_driver(cx);
+                    polled = hyper::body::Body::poll_frame(std::pin::Pin::new(&mut *incoming), cx);
+                }
+                if let (std::task::Poll::Ready(None), Some(lease)) = (&polled, lease.as_mut()) {
+                    lease.idle.poll_driver(cx);
+                }
+                polled
+            })
+            .await;
+            let raw = match frame {
                 None => {
-                    if let Some(lease) = self.lease.take() {
+                    if let Some(lease) = self.lease.take()
+                        && lease.reuse
+                    {
                         lease.pool.put_idle(lease.slot, lease.idle);
                     }
                     None
@@ -1039,7 +1061,7 @@ impl Session {
             hooks,
         );
         let method = request.method.clone();
-        match self.fetch_timed(request, &log).await {
+        match Box::pin(self.fetch_timed(request, &log)).await {
             Ok(mut response) => {
                 response.log = Some(log);
                 Ok(response)
@@ -1052,40 +1074,45 @@ impl Session {
         }
     }
 
+    /// The fetch under the request's timeout and abort handle. The fetch's
+    /// future is made once, whichever of them there are, and stays where
+    /// it is made: a future this size is not copied from frame to frame.
     async fn fetch_timed(&self, request: Request, log: &ReqLog) -> Result<Response, FetchError> {
-        let Some(limit) = request.timeout else {
-            return self.fetch_abortable(request, log).await;
-        };
-        let url = request.url.clone();
-        tokio::time::timeout(limit, self.fetch_abortable(request, log))
-            .await
-            .unwrap_or_else(|_| {
-                Err(fail(
-                    -7,
-                    &url,
-                    format!("no response within {} ms", limit.as_millis()),
-                ))
-            })
-    }
-
-    async fn fetch_abortable(
-        &self,
-        request: Request,
-        log: &ReqLog,
-    ) -> Result<Response, FetchError> {
-        let Some(abort) = request.abort.clone() else {
-            return self.fetch_following(request, log).await;
-        };
-        let url = request.url.clone();
-        if abort.is_aborted() {
-            return Err(fail(-3, &url, "aborted"));
+        let (limit, abort) = (request.timeout, request.abort.clone());
+        if let Some(abort) = &abort
+            && abort.is_aborted()
+        {
+            return Err(fail(-3, &request.url, "aborted"));
         }
+        let url = (limit.is_some() || abort.is_some()).then(|| request.url.clone());
+        let mut fetch = std::pin::pin!(self.fetch_following(request, log));
+        let Some(url) = url else {
+            return fetch.await;
+        };
+        let deadline = async {
+            match limit {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
+        let aborted = async {
+            match &abort {
+                Some(abort) => abort.aborted().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            response = self.fetch_following(request, log) => response.map(|mut r| {
-                r.abort = Some(abort);
+            biased;
+            () = aborted => Err(fail(-3, &url, "aborted")),
+            response = &mut fetch => response.map(|mut r| {
+                r.abort = abort.clone();
                 r
             }),
-            () = abort.aborted() => Err(fail(-3, &url, "aborted")),
+            () = deadline => Err(fail(
+                -7,
+                &url,
+                format!("no response within {} ms", limit.unwrap_or_default().as_millis()),
+            )),
         }
     }
 
@@ -1396,7 +1423,9 @@ impl Session {
                 "site_for_cookies": request.site_for_cookies.as_ref().map(Url::as_str),
             }))
         });
-        let result = self.fetch_job(request, chain, log).await;
+        // Boxed: the job is the largest future of a fetch, and the frames
+        // above it are moved as they are made; they stay small this way.
+        let result = Box::pin(self.fetch_job(request, chain, log)).await;
         log.log.end_with(
             log.source,
             EventType::URL_REQUEST_START_JOB,
@@ -1459,11 +1488,13 @@ impl Session {
         }
 
         // The HTTP cache, for GETs: a fresh answer ends here; a stale one
-        // is revalidated with the validators it has.
-        let cache = (request.method == Method::GET
+        // is revalidated with the validators it has. What the cache is
+        // asked with is made only when it is asked (it holds something) or
+        // may keep the answer.
+        let cacheable = request.method == Method::GET
             && mode != CacheMode::NoStore
-            && !request.headers.contains_key(http::header::RANGE))
-        .then(|| {
+            && !request.headers.contains_key(http::header::RANGE);
+        let cache_entry = || {
             let key = CacheKey {
                 url: url.to_string(),
                 top_frame_site: request
@@ -1475,27 +1506,33 @@ impl Session {
             *cache_request.uri_mut() = url.as_str().parse().unwrap_or_default();
             *cache_request.headers_mut() = headers.clone();
             (key, cache_request)
-        });
+        };
+        let mut cache = None;
         let mut conditional = HeaderMap::new();
-        if let Some((key, cache_request)) = cache.as_ref().filter(|_| mode != CacheMode::Reload) {
+        if cacheable && mode != CacheMode::Reload {
             // The mode speaks through the request's own cache directives.
             let directive = match mode {
                 CacheMode::ForceCache | CacheMode::OnlyIfCached => Some("max-stale"),
                 CacheMode::NoCache => Some("no-cache"),
                 _ => None,
             };
-            let lookup = match directive {
-                Some(directive) => {
-                    let mut asking = http::Request::new(());
-                    *asking.uri_mut() = cache_request.uri().clone();
-                    *asking.headers_mut() = cache_request.headers().clone();
-                    asking.headers_mut().insert(
-                        http::header::CACHE_CONTROL,
-                        HeaderValue::from_static(directive),
-                    );
-                    self.http_cache().lookup(key, &asking)
+            let lookup = if self.http_cache().is_empty() {
+                Ok(CacheLookup::Miss)
+            } else {
+                let (key, cache_request) = cache.insert(cache_entry());
+                match directive {
+                    Some(directive) => {
+                        let mut asking = http::Request::new(());
+                        *asking.uri_mut() = cache_request.uri().clone();
+                        *asking.headers_mut() = cache_request.headers().clone();
+                        asking.headers_mut().insert(
+                            http::header::CACHE_CONTROL,
+                            HeaderValue::from_static(directive),
+                        );
+                        self.http_cache().lookup(key, &asking)
+                    }
+                    None => self.http_cache().lookup(key, cache_request),
                 }
-                None => self.http_cache().lookup(key, cache_request),
             };
             log.add(EventType::HTTP_CACHE_READ_INFO, Phase::None, |_| {
                 let entry = match &lookup {
@@ -1531,7 +1568,7 @@ impl Session {
                 _ => {}
             }
         }
-        if mode == CacheMode::OnlyIfCached && cache.is_none() {
+        if mode == CacheMode::OnlyIfCached && !cacheable {
             return Err(fail(-400, url, "only GETs can come from the cache"));
         }
 
@@ -1551,6 +1588,7 @@ impl Session {
         // requests keep returning sockets to the pool.
         let mut resends = 0;
         let (response, remote_addr, lease) = loop {
+            let closings = self.connections().closings();
             let conn = self.acquire(request, url, &host, port, https, log).await?;
             let absolute_form = matches!(&conn, Conn::H1 { idle, .. } if idle.absolute_form);
             let mut head = self.request_head(request, &headers)?;
@@ -1580,6 +1618,9 @@ impl Session {
                         Err(e) => Err(e),
                     };
                     log_response_headers(log, &sent);
+                    if sent.is_err() && self.connections().closings() != closings {
+                        return Err(fail(-3, url, "the session closed its connections"));
+                    }
                     match sent {
                         Ok(response) => break (response, addr, None),
                         Err(e) if reused && resends < MAX_RESENDS && !e.is_parse() => resends += 1,
@@ -1593,11 +1634,18 @@ impl Session {
                 } => {
                     let request = head.body(body).map_err(|e| fail(-4, url, e.to_string()))?;
                     log_request_headers(log, &request, false);
-                    let sent = match idle.sender.ready().await {
-                        Ok(()) => idle.sender.send_request(request).await,
-                        Err(e) => Err(e),
-                    };
+                    let (sender, driver) = idle.parts();
+                    let sent = Idle::driving(driver, async {
+                        match sender.ready().await {
+                            Ok(()) => sender.send_request(request).await,
+                            Err(e) => Err(e),
+                        }
+                    })
+                    .await;
                     log_response_headers(log, &sent);
+                    if sent.is_err() && self.connections().closings() != closings {
+                        return Err(fail(-3, url, "the session closed its connections"));
+                    }
                     match sent {
                         Ok(response) => {
                             let addr = idle.addr;
@@ -1619,17 +1667,26 @@ impl Session {
         let (mut parts, incoming) = response.into_parts();
         // The socket goes back to the pool once the body is read: now, if
         // there is none; never, if the server closes it.
-        let lease = lease
-            .filter(|_| keeps_alive(&parts))
-            .and_then(|(slot, idle)| {
-                let pool = self.connections().pool.clone();
-                if hyper::body::Body::is_end_stream(&incoming) {
+        // The connection stays with the response while its body is read
+        // (it is what brings the body), then goes back to the pool unless
+        // the server closes it.
+        let reuse = keeps_alive(&parts);
+        let lease = lease.and_then(|(slot, idle)| {
+            let pool = self.connections().pool.clone();
+            if hyper::body::Body::is_end_stream(&incoming) {
+                if reuse {
                     pool.put_idle(slot, idle);
-                    None
-                } else {
-                    Some(Lease { pool, slot, idle })
                 }
-            });
+                None
+            } else {
+                Some(Lease {
+                    pool,
+                    slot,
+                    idle,
+                    reuse,
+                })
+            }
+        });
         let revalidating = parts.status == StatusCode::NOT_MODIFIED && !conditional.is_empty();
         let mut status_text_override = None;
         if !revalidating && log.hooks.web.has(Stage::HeadersReceived) {
@@ -1657,13 +1714,14 @@ impl Session {
                 }
             }
         }
-        if let Some((key, cache_request)) = &cache {
+        if let Some((key, cache_request)) = &cache
+            && parts.status == StatusCode::NOT_MODIFIED
+            && !conditional.is_empty()
+        {
             let head_only = head_of(&parts);
-            if parts.status == StatusCode::NOT_MODIFIED
-                && !conditional.is_empty()
-                && let Ok(Some((response, body))) =
-                    self.http_cache()
-                        .revalidated(key, cache_request, &head_only)
+            if let Ok(Some((response, body))) =
+                self.http_cache()
+                    .revalidated(key, cache_request, &head_only)
             {
                 let mut response =
                     Response::from_cache(response, body, url, chain, Some(remote_addr));
@@ -1685,11 +1743,19 @@ impl Session {
                 .get(http::header::CONTENT_ENCODING)
                 .and_then(|v| v.to_str().ok())
                 .and_then(Decoder::for_encoding)
+                .map(Box::new)
         } else {
             None
         };
         let store = match cache {
-            Some((key, request)) if parts.status == StatusCode::OK => {
+            _ if !cacheable
+                || parts.status != StatusCode::OK
+                || !self.http_cache().may_store(&parts.headers) =>
+            {
+                None
+            }
+            cache => {
+                let (key, request) = cache.unwrap_or_else(cache_entry);
                 // The cache keeps the decoded body.
                 let mut response = head_of(&parts);
                 if decoder.is_some() {
@@ -1698,15 +1764,14 @@ impl Session {
                         .remove(http::header::CONTENT_ENCODING);
                     response.headers_mut().remove(CONTENT_LENGTH);
                 }
-                Some(CacheStore {
+                Some(Box::new(CacheStore {
                     session: self.clone(),
                     key,
                     request,
                     response,
                     body: Vec::new(),
-                })
+                }))
             }
-            _ => None,
         };
         let status_text = status_text_override.unwrap_or_else(|| status_text(&parts));
         Ok(Response {
@@ -1795,7 +1860,19 @@ impl Session {
         let mut last = None;
         for server in &servers {
             let key = self.pool_key(server, https, host, port);
-            let slot = match pool.checkout(&key, request.priority).await {
+            let checkout = loop {
+                match pool.checkout(&key, request.priority).await {
+                    // A socket that ended or heard from the other side
+                    // while idle is closed, and the pool asked again.
+                    Checkout::Idle(mut idle, slot) => {
+                        if idle.usable().await {
+                            break Checkout::Idle(idle, slot);
+                        }
+                    }
+                    checkout => break checkout,
+                }
+            };
+            let slot = match checkout {
                 Checkout::H2(sender, addr) => {
                     log.add(
                         EventType::HTTP2_SESSION_POOL_FOUND_EXISTING_SESSION,
@@ -1832,7 +1909,7 @@ impl Session {
                     "proxy_server": server.to_string(),
                 }))
             });
-            let established = self.establish(slot, server, url, &socket).await;
+            let established = Box::pin(self.establish(slot, server, url, &socket)).await;
             match &established {
                 Ok(_) => log.add(EventType::SOCKET_POOL_BOUND_TO_SOCKET, Phase::None, |_| {
                     Some(serde_json::json!({"source_dependency": socket.socket.dependency()}))
@@ -1890,14 +1967,10 @@ impl Session {
             .await?;
         let connections = self.connections();
         if !https {
+            let (sender, driver, probe) =
+                h1_handshake(connections, log.wrap(io, false), url, log).await?;
             return Ok(Conn::H1 {
-                idle: Idle::fresh(
-                    h1_handshake(connections, log.wrap(io, false), url, log).await?,
-                    addr,
-                    absolute_form,
-                    log.socket,
-                    log.take_probe(),
-                ),
+                idle: Idle::fresh(sender, driver, addr, absolute_form, log.socket, probe),
                 slot,
                 reused: false,
             });
@@ -1914,14 +1987,10 @@ impl Session {
             });
         }
         if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+            let (sender, driver, probe) =
+                h1_handshake(connections, log.wrap(tls, true), url, log).await?;
             return Ok(Conn::H1 {
-                idle: Idle::fresh(
-                    h1_handshake(connections, log.wrap(tls, true), url, log).await?,
-                    addr,
-                    false,
-                    log.socket,
-                    log.take_probe(),
-                ),
+                idle: Idle::fresh(sender, driver, addr, false, log.socket, probe),
                 slot,
                 reused: false,
             });
@@ -2359,11 +2428,9 @@ impl Session {
         headers: &HeaderMap,
     ) -> Result<http::request::Builder, FetchError> {
         let url = &request.url;
-        let mut path = url.path().to_owned();
-        if let Some(q) = url.query() {
-            path.push('?');
-            path.push_str(q);
-        }
+        // The path and query, and the host and port, as the URL already
+        // spells them (an IPv6 host in brackets, a default port left out).
+        let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
         let mut builder = http::Request::builder()
             .method(request.method.clone())
             .uri(path);
@@ -2371,13 +2438,10 @@ impl Session {
             .headers_mut()
             .ok_or_else(|| fail(-4, url, "bad request"))?;
         sent.clone_from(headers);
-        let host = match url.port() {
-            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_owned(),
-        };
+        let host = &url[url::Position::BeforeHost..url::Position::AfterPort];
         sent.insert(
             HOST,
-            HeaderValue::try_from(host).map_err(|e| fail(-4, url, e.to_string()))?,
+            HeaderValue::from_str(host).map_err(|e| fail(-4, url, e.to_string()))?,
         );
         Ok(builder)
     }
@@ -2437,7 +2501,10 @@ impl Session {
 /// pool that lends them to requests.
 #[derive(Debug, Default)]
 pub struct Connections {
+    /// The tasks driving HTTP/2 connections.
     tasks: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+    /// The HTTP/1.1 connections, driven by the requests that use them.
+    live: std::sync::Mutex<Vec<std::sync::Weak<Live>>>,
     pub(crate) pool: Pool,
     /// How many times `close_all` ran.
     closings: std::sync::atomic::AtomicU64,
@@ -2453,6 +2520,17 @@ impl Connections {
         tasks.push(task.abort_handle());
     }
 
+    fn register(&self, socket: SocketLog, probe: Option<Arc<std::net::TcpStream>>) -> Arc<Live> {
+        let live = Arc::new(Live { socket, probe });
+        let mut all = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.retain(|l| l.strong_count() > 0);
+        all.push(Arc::downgrade(&live));
+        live
+    }
+
     /// How many connections are open.
     pub fn open(&self) -> usize {
         let mut tasks = self
@@ -2460,7 +2538,12 @@ impl Connections {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         tasks.retain(|t| !t.is_finished());
-        tasks.len()
+        let mut live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        live.retain(|l| l.strong_count() > 0);
+        tasks.len() + live.len()
     }
 
     fn closings(&self) -> u64 {
@@ -2503,6 +2586,21 @@ impl Connections {
         );
         for task in tasks {
             task.abort();
+        }
+        // The HTTP/1.1 connections in use: their sockets are shut down,
+        // which the requests reading them see at once (idle ones went with
+        // the pool).
+        let live: Vec<Arc<Live>> = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect();
+        for live in live {
+            if let Some(probe) = &live.probe {
+                let _ = probe.shutdown(std::net::Shutdown::Both);
+            }
         }
     }
 }
@@ -2796,26 +2894,53 @@ async fn tunnel(
     }
 }
 
-/// The HTTP/1.1 handshake over `io`; the connection is driven by a task
-/// of the session's.
+/// The HTTP/1.1 handshake over `io`. The connection is driven by whoever
+/// holds it (see [`Driver`]); it counts among the session's open
+/// connections, and `close_all_connections` shuts its socket down, until
+/// it ends or is dropped.
 async fn h1_handshake<T>(
     connections: &Connections,
     io: T,
     url: &Url,
     log: &SocketLog,
-) -> Result<hyper::client::conn::http1::SendRequest<ReqBody>, FetchError>
+) -> Result<H1Parts, FetchError>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|e| fail(-100, url, e.to_string()))?;
-    let socket = log.clone();
-    connections.track(tokio::spawn(async move {
+    let probe = log.take_probe().map(Arc::new);
+    let live = connections.register(log.clone(), probe.clone());
+    let driver: Driver = Box::pin(async move {
         let _ = connection.await;
-        socket.add(EventType::SOCKET_ALIVE, Phase::End, |_| None);
-    }));
-    Ok(sender)
+        drop(live);
+    });
+    Ok((sender, driver, probe))
+}
+
+/// What [`h1_handshake`] makes: the sender, the connection's driver and a
+/// handle on its TCP connection.
+type H1Parts = (
+    hyper::client::conn::http1::SendRequest<ReqBody>,
+    Driver,
+    Option<Arc<std::net::TcpStream>>,
+);
+
+/// An HTTP/1.1 connection's place among the session's open connections:
+/// held by its driver, so that it goes when the connection does (and the
+/// net log's socket ends then).
+struct Live {
+    socket: SocketLog,
+    /// A handle on its TCP connection, for `close_all_connections`.
+    probe: Option<Arc<std::net::TcpStream>>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.socket
+            .add(EventType::SOCKET_ALIVE, Phase::End, |_| None);
+    }
 }
 
 /// A response's head as `onHeadersReceived` sees and changes it.

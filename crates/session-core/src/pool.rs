@@ -115,16 +115,24 @@ pub(crate) struct PoolKey {
     pub tls: (u64, u64),
 }
 
+/// The future that drives an HTTP/1.1 connection (hyper's dispatcher):
+/// polled by the request that holds the connection, in its own task, never
+/// by a task of its own — a response wakes the task that waits for it,
+/// with no hop through another task. It ends when the connection does.
+pub(crate) type Driver = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// An HTTP/1.1 connection with nothing in flight.
 pub(crate) struct Idle {
     pub sender: http1::SendRequest<ReqBody>,
+    /// `None` once the connection has ended.
+    driver: Option<Driver>,
     pub addr: SocketAddr,
     pub absolute_form: bool,
     /// The socket in the net log.
     pub socket: crate::netlog::Source,
     /// A second handle on its TCP connection, to see whether the other
     /// side closed it while it waited.
-    probe: Option<std::net::TcpStream>,
+    probe: Option<Arc<std::net::TcpStream>>,
     since: Instant,
     used: bool,
 }
@@ -133,13 +141,15 @@ impl Idle {
     /// A connection just made, never used.
     pub fn fresh(
         sender: http1::SendRequest<ReqBody>,
+        driver: Driver,
         addr: SocketAddr,
         absolute_form: bool,
         socket: crate::netlog::Source,
-        probe: Option<std::net::TcpStream>,
+        probe: Option<Arc<std::net::TcpStream>>,
     ) -> Idle {
         Idle {
             sender,
+            driver: Some(driver),
             addr,
             absolute_form,
             socket,
@@ -154,18 +164,31 @@ impl Idle {
         u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn alive(&self, now: Instant) -> bool {
-        let limit = if self.used {
-            USED_IDLE_TIMEOUT
-        } else {
-            UNUSED_IDLE_TIMEOUT
-        };
-        !self.sender.is_closed() && now.duration_since(self.since) < limit && !self.peer_closed()
+    /// Drives the connection as far as it can go now (sending, reading,
+    /// noticing the other side's close); `false` once it has ended.
+    pub fn poll_driver(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        if let Some(driver) = &mut self.driver
+            && driver.as_mut().poll(cx).is_ready()
+        {
+            self.driver = None;
+        }
+        self.driver.is_some() && !self.sender.is_closed()
     }
 
-    /// Whether the other side has closed the connection (its FIN is
-    /// waiting), as Chromium checks before reusing a socket: a request
-    /// sent on it would be lost and have to be sent again.
+    /// Whether the connection can carry a request: it has not ended, and
+    /// nothing came from the other side while it waited — neither its
+    /// close nor bytes no request asked for — as Chromium checks
+    /// (`IsConnectedAndIdle`) before reusing a socket. What the
+    /// connection already knows is asked first (driving it once); the
+    /// socket itself then, since a close that has just arrived may not
+    /// have been seen by the runtime yet.
+    pub async fn usable(&mut self) -> bool {
+        std::future::poll_fn(|cx| std::task::Poll::Ready(self.poll_driver(cx))).await
+            && !self.peer_closed()
+    }
+
+    /// Whether the socket holds the other side's close (or bytes no
+    /// request asked for).
     fn peer_closed(&self) -> bool {
         let Some(probe) = &self.probe else {
             return false;
@@ -173,10 +196,43 @@ impl Idle {
         let mut byte = [0u8; 1];
         match probe.peek(&mut byte) {
             Ok(0) => true,
-            // Bytes waiting (TLS records): the connection reads them.
+            // Bytes waiting: TLS records (a session ticket) the connection
+            // reads; on a plain socket, an answer nothing asked for.
             Ok(_) => false,
             Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
         }
+    }
+
+    /// `fut` (a request being sent on this connection, or its response
+    /// awaited), with the connection driven while it waits.
+    pub async fn driving<F: std::future::Future>(driver: &mut Option<Driver>, fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        std::future::poll_fn(|cx| {
+            if let std::task::Poll::Ready(out) = fut.as_mut().poll(cx) {
+                return std::task::Poll::Ready(out);
+            }
+            if let Some(d) = driver
+                && d.as_mut().poll(cx).is_ready()
+            {
+                *driver = None;
+            }
+            fut.as_mut().poll(cx)
+        })
+        .await
+    }
+
+    /// The sender and the driver, to send a request while driving.
+    pub fn parts(&mut self) -> (&mut http1::SendRequest<ReqBody>, &mut Option<Driver>) {
+        (&mut self.sender, &mut self.driver)
+    }
+
+    fn alive(&self, now: Instant) -> bool {
+        let limit = if self.used {
+            USED_IDLE_TIMEOUT
+        } else {
+            UNUSED_IDLE_TIMEOUT
+        };
+        self.driver.is_some() && !self.sender.is_closed() && now.duration_since(self.since) < limit
     }
 }
 
@@ -241,8 +297,12 @@ impl Group {
     }
 }
 
+/// The groups by key. foldhash, randomly seeded: a key is hashed a few
+/// times a request, and SipHash cost more than the rest of a checkout.
+type Groups = HashMap<PoolKey, Group, foldhash::fast::RandomState>;
+
 struct State {
-    groups: HashMap<PoolKey, Group>,
+    groups: Groups,
     total: usize,
     limits: ConnectionLimits,
     /// Grows with every `close_all`: counts from before are void.
@@ -289,7 +349,7 @@ impl Default for Pool {
     fn default() -> Self {
         Pool {
             state: Arc::new(Mutex::new(State {
-                groups: HashMap::new(),
+                groups: Groups::default(),
                 total: 0,
                 limits: ConnectionLimits::default(),
                 epoch: 0,
@@ -396,7 +456,7 @@ fn put_idle_locked(pool: &Pool, state: &mut State, key: &PoolKey, epoch: u64, mu
     if epoch != state.epoch {
         return;
     }
-    if idle.sender.is_closed() {
+    if idle.driver.is_none() || idle.sender.is_closed() {
         release_locked(pool, state, key, epoch);
         return;
     }

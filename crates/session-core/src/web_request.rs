@@ -997,10 +997,10 @@ pub(crate) struct Tracking {
     pub id: u64,
     pub kind: ResourceType,
     pub referrer: String,
-    finish: std::sync::Mutex<Option<Finish>>,
+    finish: std::sync::Mutex<Option<Box<Finish>>>,
     /// The request as it began, kept while `onErrorOccurred` listens: a
     /// fetch dropped before any response is reported as aborted.
-    pending: std::sync::Mutex<Option<(Url, http::Method)>>,
+    pending: std::sync::Mutex<Option<Box<(Url, http::Method)>>>,
 }
 
 /// What the end of a request reports.
@@ -1020,7 +1020,7 @@ impl Tracking {
     ) -> Tracking {
         let pending = web
             .has(Stage::ErrorOccurred)
-            .then(|| (url.clone(), method.clone()));
+            .then(|| Box::new((url.clone(), method.clone())));
         Tracking {
             web: web.clone(),
             id: web.next_id(),
@@ -1062,16 +1062,16 @@ impl Tracking {
     ) {
         self.settled();
         if self.web.has(Stage::Completed) || self.web.has(Stage::ErrorOccurred) {
-            *self.finish.lock().unwrap_or_else(PoisonError::into_inner) = Some(Finish {
+            *self.finish.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(Finish {
                 url: url.clone(),
                 method: method.as_str().to_owned(),
                 response: response(),
-            });
+            }));
         }
     }
 
     /// What the end of the request reports, once.
-    fn take_finish(&self) -> Option<Finish> {
+    fn take_finish(&self) -> Option<Box<Finish>> {
         self.finish
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -1143,7 +1143,8 @@ impl Drop for Tracking {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some((url, method)) = pending {
+        if let Some(pending) = pending {
+            let (url, method) = *pending;
             self.failed(&url, &method, aborted);
         }
     }
