@@ -346,9 +346,12 @@ impl ProxyList {
         servers.into()
     }
 
-    /// The list with only `DIRECT`.
+    /// The list with only `DIRECT` (one list shared by every caller: most
+    /// requests of most sessions go direct).
     pub fn direct() -> Self {
-        vec![ProxyServer::Direct].into()
+        static DIRECT: std::sync::LazyLock<ProxyList> =
+            std::sync::LazyLock::new(|| vec![ProxyServer::Direct].into());
+        DIRECT.clone()
     }
 
     /// The entries, in order.

@@ -1174,8 +1174,9 @@ impl Session {
                     }
                 }
             }
-            let response = self.fetch_authenticated(&mut request, &chain, log).await?;
+            let mut response = self.fetch_authenticated(&mut request, log).await?;
             if !response.status.is_redirection() || request.redirect == RedirectMode::Manual {
+                response.url_chain = std::mem::take(&mut chain);
                 self.response_started(log, &request, &response);
                 return Ok(response);
             }
@@ -1185,6 +1186,7 @@ impl Session {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|l| request.url.join(l).ok())
             else {
+                response.url_chain = std::mem::take(&mut chain);
                 self.response_started(log, &request, &response);
                 return Ok(response);
             };
@@ -1277,7 +1279,6 @@ impl Session {
     async fn fetch_authenticated(
         &self,
         request: &mut Request,
-        chain: &[Url],
         log: &ReqLog,
     ) -> Result<Response, FetchError> {
         use http::header::{PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE};
@@ -1288,7 +1289,7 @@ impl Session {
         // (cache key, realm, credentials) last sent.
         let mut used: Option<(String, String, (String, String))> = None;
         loop {
-            let response = self.fetch_once(request, chain.to_vec(), log).await?;
+            let response = self.fetch_once(request, log).await?;
             let proxy_addr = response.remote_addr.filter(|_| {
                 response.status == StatusCode::PROXY_AUTHENTICATION_REQUIRED && !app_set_proxy
             });
@@ -1409,12 +1410,7 @@ impl Session {
 
     /// One request on the network (or answered by the cache), between the
     /// `URL_REQUEST_START_JOB` events.
-    async fn fetch_once(
-        &self,
-        request: &Request,
-        chain: Vec<Url>,
-        log: &ReqLog,
-    ) -> Result<Response, FetchError> {
+    async fn fetch_once(&self, request: &Request, log: &ReqLog) -> Result<Response, FetchError> {
         log.add(EventType::URL_REQUEST_START_JOB, Phase::Begin, |_| {
             Some(serde_json::json!({
                 "url": request.url.as_str(),
@@ -1425,7 +1421,7 @@ impl Session {
         });
         // Boxed: the job is the largest future of a fetch, and the frames
         // above it are moved as they are made; they stay small this way.
-        let result = Box::pin(self.fetch_job(request, chain, log)).await;
+        let result = Box::pin(self.fetch_job(request, log)).await;
         log.log.end_with(
             log.source,
             EventType::URL_REQUEST_START_JOB,
@@ -1434,12 +1430,9 @@ impl Session {
         result
     }
 
-    async fn fetch_job(
-        &self,
-        request: &Request,
-        chain: Vec<Url>,
-        log: &ReqLog,
-    ) -> Result<Response, FetchError> {
+    /// One request on the network or from the cache. The response's URL
+    /// chain is left to the caller, which holds it.
+    async fn fetch_job(&self, request: &Request, log: &ReqLog) -> Result<Response, FetchError> {
         let url = &request.url;
         let https = match url.scheme() {
             "http" => false,
@@ -1544,7 +1537,7 @@ impl Session {
             });
             match lookup {
                 Ok(CacheLookup::Fresh { response, body }) => {
-                    let mut response = Response::from_cache(response, body, url, chain, None);
+                    let mut response = Response::from_cache(response, body, url, Vec::new(), None);
                     if let Some(text) = self.headers_received(request, log, response.head()).await?
                     {
                         response.status_text = text;
@@ -1724,7 +1717,7 @@ impl Session {
                     .revalidated(key, cache_request, &head_only)
             {
                 let mut response =
-                    Response::from_cache(response, body, url, chain, Some(remote_addr));
+                    Response::from_cache(response, body, url, Vec::new(), Some(remote_addr));
                 if let Some(text) = self.headers_received(request, log, response.head()).await? {
                     response.status_text = text;
                 }
@@ -1780,7 +1773,7 @@ impl Session {
             version: parts.version,
             headers: parts.headers,
             url: url.clone(),
-            url_chain: chain,
+            url_chain: Vec::new(),
             remote_addr: Some(remote_addr),
             from_cache: false,
             body: BodySource::Net(incoming),
@@ -1801,12 +1794,14 @@ impl Session {
         let verifier = self.cert_verifier();
         PoolKey {
             https,
-            host: host.to_owned(),
+            host: host.into(),
             port,
             route: if server.is_direct() {
-                std::borrow::Cow::Borrowed("DIRECT")
+                static DIRECT: std::sync::LazyLock<Arc<str>> =
+                    std::sync::LazyLock::new(|| "DIRECT".into());
+                DIRECT.clone()
             } else {
-                std::borrow::Cow::Owned(server.to_string())
+                server.to_string().into()
             },
             tls: (verifier.ssl_generation(), verifier.trust_generation()),
         }
@@ -1826,7 +1821,7 @@ impl Session {
         log: &ReqLog,
     ) -> Result<Conn, FetchError> {
         let servers = if request.bypass_proxy {
-            vec![ProxyServer::Direct]
+            sesh_proxy_rules::ProxyList::direct()
         } else {
             log.add(EventType::PROXY_RESOLUTION_SERVICE, Phase::Begin, |_| None);
             let resolution = self.resolve_proxy_for(url).await;
@@ -1850,15 +1845,11 @@ impl Session {
                         .end_with(log.source, EventType::PROXY_RESOLUTION_SERVICE, Some(-2))
                 }
             }
-            resolution
-                .map_err(|e| fail(-2, url, e.to_string()))?
-                .list
-                .servers()
-                .to_vec()
+            resolution.map_err(|e| fail(-2, url, e.to_string()))?.list
         };
         let pool = &self.connections().pool;
         let mut last = None;
-        for server in &servers {
+        for server in servers.servers() {
             let key = self.pool_key(server, https, host, port);
             let checkout = loop {
                 match pool.checkout(&key, request.priority).await {

@@ -105,12 +105,13 @@ impl Default for ConnectionLimits {
 pub(crate) struct PoolKey {
     /// `https` or `http`.
     pub https: bool,
-    /// The origin's host (IPv6 without brackets).
-    pub host: String,
+    /// The origin's host (IPv6 without brackets). Shared: a key is cloned
+    /// for the group and for each socket's count.
+    pub host: Arc<str>,
     /// The origin's port.
     pub port: u16,
     /// `DIRECT`, or the proxy in Chromium's PAC form.
-    pub route: std::borrow::Cow<'static, str>,
+    pub route: Arc<str>,
     /// The SSL config and trust generations.
     pub tls: (u64, u64),
 }
@@ -771,7 +772,7 @@ impl Pool {
                 let host = if key.host.contains(':') {
                     format!("[{}]", key.host)
                 } else {
-                    key.host.clone()
+                    key.host.to_string()
                 };
                 (
                     format!("{} {scheme}://{host}:{}", key.route, key.port),
@@ -805,7 +806,7 @@ mod tests {
     fn key(host: &str) -> PoolKey {
         PoolKey {
             https: false,
-            host: host.to_owned(),
+            host: host.into(),
             port: 80,
             route: "DIRECT".into(),
             tls: (0, 0),

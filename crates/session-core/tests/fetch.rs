@@ -984,6 +984,75 @@ async fn https_servers_that_speak_http2_get_http2() {
 }
 
 #[tokio::test]
+async fn close_all_connections_fails_a_request_waiting_for_its_answer_without_sending_it_again() {
+    use std::io::{BufRead, BufReader};
+    use std::time::Duration;
+
+    // Keeps connections alive; answers the first request of each and
+    // none after it, counting requests.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                let mut answered = false;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line != "\r\n" {
+                        if line.starts_with("GET ") {
+                            counter.fetch_add(1, Ordering::SeqCst);
+                        }
+                        continue;
+                    }
+                    if !answered {
+                        answered = true;
+                        let _ = reader
+                            .get_mut()
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+                    }
+                }
+            });
+        }
+    });
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let at = |path: &str| Request::get(Url::parse(&format!("http://{addr}{path}")).unwrap());
+    // A pooled socket: a request that fails on a reused socket may be sent
+    // again, but not one the session itself closed.
+    let hello = ses.fetch(at("/hello")).await.unwrap();
+    assert_eq!(hello.bytes().await.unwrap(), b"hello");
+    assert_eq!(ses.connections().idle(), 1);
+    let closer = {
+        let ses = ses.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            ses.close_all_connections().await;
+        })
+    };
+    let err = tokio::time::timeout(Duration::from_secs(10), ses.fetch(at("/unanswered")))
+        .await
+        .expect("the request outlived close_all_connections")
+        .unwrap_err();
+    closer.await.unwrap();
+    assert_eq!(err.error.to_string(), "net::ERR_ABORTED", "{err}");
+    // Give a request sent again the time to arrive.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        2,
+        "the request was not sent again"
+    );
+    assert_eq!(ses.connections().open(), 0);
+}
+
+#[tokio::test]
 async fn close_all_connections_fails_the_requests_in_flight() {
     use std::time::Duration;
 
