@@ -303,6 +303,12 @@ struct Server {
 }
 
 fn http_server() -> Server {
+    http_server_with(answer)
+}
+
+/// A server on 127.0.0.1 giving each connection to `handle` on a thread of
+/// its own, with the port and the request counter.
+fn http_server_with(handle: fn(std::net::TcpStream, u16, &AtomicUsize)) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let requests = Arc::new(AtomicUsize::new(0));
@@ -310,7 +316,7 @@ fn http_server() -> Server {
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let counter = counter.clone();
-            std::thread::spawn(move || answer(stream, addr.port(), &counter));
+            std::thread::spawn(move || handle(stream, addr.port(), &counter));
         }
     });
     Server { addr, requests }
@@ -985,42 +991,33 @@ async fn https_servers_that_speak_http2_get_http2() {
 
 #[tokio::test]
 async fn close_all_connections_fails_a_request_waiting_for_its_answer_without_sending_it_again() {
-    use std::io::{BufRead, BufReader};
     use std::time::Duration;
 
     // Keeps connections alive; answers the first request of each and
     // none after it, counting requests.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counter = requests.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let counter = counter.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream);
-                let mut answered = false;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if line != "\r\n" {
-                        if line.starts_with("GET ") {
-                            counter.fetch_add(1, Ordering::SeqCst);
-                        }
-                        continue;
-                    }
-                    if !answered {
-                        answered = true;
-                        let _ = reader
-                            .get_mut()
-                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
-                    }
+    let server = http_server_with(|stream, _, counter| {
+        let mut reader = BufReader::new(stream);
+        let mut answered = false;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line != "\r\n" {
+                if line.starts_with("GET ") {
+                    counter.fetch_add(1, Ordering::SeqCst);
                 }
-            });
+                continue;
+            }
+            if !answered {
+                answered = true;
+                let _ = reader
+                    .get_mut()
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+            }
         }
     });
+    let addr = server.addr;
     let (_tmp, _ud, sessions) = fresh();
     let ses = sessions.default_session().unwrap();
     let at = |path: &str| Request::get(Url::parse(&format!("http://{addr}{path}")).unwrap());
@@ -1045,7 +1042,7 @@ async fn close_all_connections_fails_a_request_waiting_for_its_answer_without_se
     // Give a request sent again the time to arrive.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
-        requests.load(Ordering::SeqCst),
+        server.requests.load(Ordering::SeqCst),
         2,
         "the request was not sent again"
     );
