@@ -38,7 +38,9 @@ pub use crate::dns::{HostResolver, HostResolverConfig, LookupError};
 pub use crate::netlog::{CaptureMode, NetLog, NetLogError, NetLogOptions};
 use crate::netlog::{EventType, Phase, ReqLog, SocketLog, header_lines};
 use crate::pool::{Checkout, Driver, Idle, Pool, PoolKey, ReqBody, Slot};
-pub use crate::pool::{ConnectionLimits, Priority, UNUSED_IDLE_TIMEOUT, USED_IDLE_TIMEOUT};
+pub use crate::pool::{
+    ConnectionLimits, IDLE_SWEEP_INTERVAL, Priority, UNUSED_IDLE_TIMEOUT, USED_IDLE_TIMEOUT,
+};
 use crate::web_request::{
     self, BeforeRedirectDetails, BeforeRequestAction, BeforeRequestDetails,
     BeforeSendHeadersAction, BeforeSendHeadersDetails, HeadersReceivedAction, ResourceType,
@@ -2556,6 +2558,17 @@ impl Connections {
     /// now fit go at once.
     pub fn set_limits(&self, limits: ConnectionLimits) {
         self.pool.set_limits(limits);
+    }
+
+    /// How often idle sockets are looked over (Chromium's cleanup timer,
+    /// [`IDLE_SWEEP_INTERVAL`] = 10 s by default): each sweep
+    /// closes the idle sockets the other side closed, or that waited
+    /// longer than [`UNUSED_IDLE_TIMEOUT`] (never used) or
+    /// [`USED_IDLE_TIMEOUT`], so a server's close does not
+    /// hold a socket and its count until the next request of its group.
+    /// A task sweeps while any socket waits idle, and only then.
+    pub fn set_idle_sweep_interval(&self, every: std::time::Duration) {
+        self.pool.set_sweep_interval(every);
     }
 
     /// Closes the idle sockets (those in use finish their requests).

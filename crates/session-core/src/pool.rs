@@ -35,6 +35,10 @@ pub const UNUSED_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an idle socket that carried requests is kept (Chromium: 5 min).
 pub const USED_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How often idle sockets are looked over, and those the other side closed
+/// or that waited too long are closed (Chromium's cleanup timer: 10 s).
+pub const IDLE_SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+
 /// A request's priority, Electron's `priority` option of `net.request`:
 /// requests waiting for a socket are served highest first.
 #[derive(
@@ -309,6 +313,11 @@ struct State {
     /// Grows with every `close_all`: counts from before are void.
     epoch: u64,
     seq: u64,
+    /// How often idle sockets are looked over.
+    sweep_every: Duration,
+    /// Whether a task looks over idle sockets (there is one while any
+    /// socket waits idle).
+    sweeping: bool,
 }
 
 /// A session's connection pool. Cloning shares it.
@@ -355,6 +364,8 @@ impl Default for Pool {
                 limits: ConnectionLimits::default(),
                 epoch: 0,
                 seq: 0,
+                sweep_every: IDLE_SWEEP_INTERVAL,
+                sweeping: false,
             })),
         }
     }
@@ -472,6 +483,66 @@ fn put_idle_locked(pool: &Pool, state: &mut State, key: &PoolKey, epoch: u64, mu
         }
     }
     group.idle.push(idle);
+    start_sweeping(pool, state);
+}
+
+/// Starts the task that looks over idle sockets, if none runs (and a
+/// runtime is there to run it). The task holds the pool weakly and ends
+/// once no socket waits idle, or with its runtime.
+fn start_sweeping(pool: &Pool, state: &mut State) {
+    if state.sweeping {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    state.sweeping = true;
+    let mut sweeper = Sweeper {
+        pool: Arc::downgrade(&pool.state),
+        armed: true,
+    };
+    runtime.spawn(async move {
+        loop {
+            let Some(every) = sweeper.pool().map(|p| p.lock().sweep_every) else {
+                return;
+            };
+            tokio::time::sleep(every).await;
+            let Some(pool) = sweeper.pool() else { return };
+            if !pool.sweep() {
+                // The sweep marked the pool unswept, under its lock.
+                sweeper.disarm();
+                return;
+            }
+        }
+    });
+}
+
+/// The sweeping task's hold on its pool: when the task ends (or its
+/// runtime drops it), the pool knows no task sweeps any more.
+struct Sweeper {
+    pool: std::sync::Weak<Mutex<State>>,
+    /// Whether dropping it must tell the pool.
+    armed: bool,
+}
+
+impl Sweeper {
+    fn pool(&self) -> Option<Pool> {
+        self.pool.upgrade().map(|state| Pool { state })
+    }
+
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        if self.armed
+            && let Some(pool) = self.pool()
+        {
+            pool.lock().sweeping = false;
+        }
+    }
 }
 
 /// Releases a grant a waiting request received but never used.
@@ -724,6 +795,56 @@ impl Pool {
     /// The epoch a slot was counted in.
     pub fn epoch_of(slot: &Slot) -> u64 {
         slot.epoch
+    }
+
+    /// How often idle sockets are looked over ([`IDLE_SWEEP_INTERVAL`]
+    /// by default); a sweep already waiting keeps its old interval once.
+    pub fn set_sweep_interval(&self, every: Duration) {
+        self.lock().sweep_every = every.max(Duration::from_millis(1));
+    }
+
+    /// Closes the idle sockets the other side closed (or sent bytes no
+    /// request asked for) and those that waited longer than their
+    /// timeout, as Chromium's cleanup timer does; their counts go to
+    /// waiting requests or are freed. Returns whether any socket still
+    /// waits idle — the sweeping task stops when none does.
+    pub fn sweep(&self) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let now = Instant::now();
+        let mut closed = Vec::new();
+        let mut state = self.lock();
+        let epoch = state.epoch;
+        let mut dead_by_group = Vec::new();
+        for (key, group) in &mut state.groups {
+            let before = closed.len();
+            let mut kept = Vec::with_capacity(group.idle.len());
+            for mut idle in group.idle.drain(..) {
+                // Driven once, nobody to wake: the connection notices a
+                // close that arrived, and ends.
+                if idle.alive(now) && idle.poll_driver(&mut cx) && !idle.peer_closed() {
+                    kept.push(idle);
+                } else {
+                    closed.push(idle);
+                }
+            }
+            group.idle = kept;
+            if closed.len() > before {
+                dead_by_group.push((key.clone(), closed.len() - before));
+            }
+        }
+        for (key, dead) in dead_by_group {
+            for _ in 0..dead {
+                release_locked(self, &mut state, &key, epoch);
+            }
+        }
+        let any_idle = state.groups.values().any(|g| !g.idle.is_empty());
+        if !any_idle {
+            state.sweeping = false;
+        }
+        drop(state);
+        // Closed outside the lock.
+        drop(closed);
+        any_idle
     }
 
     /// Drops every idle socket (in use ones close when their requests

@@ -28,6 +28,9 @@ enum Mode {
     /// Answers one request, then closes the connection without saying so
     /// (as tinyproxy does).
     CloseAfterAnswer,
+    /// Answers one request, waits this long, then closes the connection
+    /// without saying so: the close comes while the socket waits idle.
+    CloseWhileIdle(Duration),
 }
 
 /// A keep-alive HTTP/1.1 server on 127.0.0.1 that counts what it sees.
@@ -78,6 +81,10 @@ fn serve<S: Read + Write>(stream: S, mode: Mode, counters: [Arc<AtomicUsize>; 3]
         );
         let _ = out.flush();
         if mode == Mode::CloseAfterAnswer {
+            return;
+        }
+        if let Mode::CloseWhileIdle(pause) = mode {
+            std::thread::sleep(pause);
             return;
         }
     }
@@ -381,4 +388,30 @@ async fn a_socket_the_server_closed_while_idle_is_not_tried() {
         tries <= 5,
         "a closed socket was taken from the pool {tries} times of 99"
     );
+}
+
+#[tokio::test]
+async fn idle_sockets_the_server_closed_are_swept_without_a_request() {
+    let keeps = server(Mode::Normal, None);
+    let closes = server(Mode::CloseWhileIdle(Duration::from_millis(100)), None);
+    let (_tmp, _, sessions) = fresh();
+    let ses = sessions
+        .from_partition("pool-sweep", Default::default())
+        .unwrap();
+    ses.connections()
+        .set_idle_sweep_interval(Duration::from_millis(50));
+    get(&ses, &keeps.url(false)).await;
+    get(&ses, &closes.url(false)).await;
+    assert_eq!((ses.connections().idle(), ses.connections().open()), (2, 2));
+    // No request comes: only the sweep can notice the server's close.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while ses.connections().idle() > 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(ses.connections().idle(), 1, "the closed socket is swept");
+    assert_eq!(ses.connections().open(), 1, "and closed on our side too");
+    // The live one stayed, through several sweeps, and is reused.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(get(&ses, &keeps.url(false)).await.contains("nth=2\n"));
+    assert_eq!(keeps.accepts(), 1);
 }
