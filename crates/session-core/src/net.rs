@@ -1857,8 +1857,12 @@ impl Session {
                 match pool.checkout(&key, request.priority).await {
                     // A socket that ended or heard from the other side
                     // while idle is closed, and the pool asked again.
+                    // The socket itself is peeked only for a request a
+                    // closing server must not see, or that could not be
+                    // sent again.
                     Checkout::Idle(mut idle, slot) => {
-                        if idle.usable().await {
+                        let peek = request.body_stream.is_some() || !is_safe(&request.method);
+                        if idle.usable(peek).await {
                             break Checkout::Idle(idle, slot);
                         }
                     }
@@ -3084,6 +3088,15 @@ enum Conn {
 
 /// A request's body for hyper, paced at `upload_rate` bytes per second
 /// when the session emulates a slow uplink.
+/// Whether `method` is safe (RFC 9110 §9.2.1): sending it twice asks for
+/// nothing more than sending it once.
+fn is_safe(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
 fn request_body(request: &Request, upload_rate: f64) -> Result<ReqBody, FetchError> {
     if let Some(stream) = &request.body_stream {
         let body = stream.take().ok_or_else(|| {

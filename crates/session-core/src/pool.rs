@@ -184,12 +184,18 @@ impl Idle {
     /// nothing came from the other side while it waited — neither its
     /// close nor bytes no request asked for — as Chromium checks
     /// (`IsConnectedAndIdle`) before reusing a socket. What the
-    /// connection already knows is asked first (driving it once); the
-    /// socket itself then, since a close that has just arrived may not
-    /// have been seen by the runtime yet.
-    pub async fn usable(&mut self) -> bool {
+    /// connection already knows is asked first (driving it once: a close
+    /// the runtime has seen ends it). With `peek`, the socket itself is
+    /// asked too (a syscall), since a close that has just arrived may not
+    /// have been seen by the runtime yet: for a request that must not
+    /// reach a closing server (an unsafe method, which a server that only
+    /// stopped writing might still act on) or could not be sent again (a
+    /// streamed body). A safe request that meets a close that late is
+    /// sent again on another socket, as Chromium resends — which costs
+    /// less than a peek on every reuse.
+    pub async fn usable(&mut self, peek: bool) -> bool {
         std::future::poll_fn(|cx| std::task::Poll::Ready(self.poll_driver(cx))).await
-            && !self.peer_closed()
+            && !(peek && self.peer_closed())
     }
 
     /// Whether the socket holds the other side's close (or bytes no
