@@ -692,6 +692,9 @@ pub struct Response {
     lease: Option<Lease>,
     /// The request in the session's net log, alive while the response is.
     log: Option<ReqLog>,
+    /// What `onHeadersReceived` was shown, when the hook left the head
+    /// as it was: the later events show it again rather than make it anew.
+    shown: Option<Box<ResponseDetails>>,
 }
 
 /// A pooled HTTP/1.1 connection lent to a response until its body is read.
@@ -808,6 +811,7 @@ impl Response {
             closings: None,
             lease: None,
             log: None,
+            shown: None,
         }
     }
 
@@ -831,8 +835,20 @@ impl Response {
         }
     }
 
+    /// What webRequest's events tell of this response, for the last
+    /// time: what `onHeadersReceived` was shown, when it still holds.
+    fn take_details(&mut self) -> ResponseDetails {
+        match self.shown.take() {
+            Some(shown) => *shown,
+            None => self.details(),
+        }
+    }
+
     /// What webRequest's events tell of this response.
     fn details(&self) -> ResponseDetails {
+        if let Some(shown) = &self.shown {
+            return ResponseDetails::clone(shown);
+        }
         ResponseDetails::of(
             self.version,
             self.status,
@@ -1179,7 +1195,7 @@ impl Session {
             let mut response = self.fetch_authenticated(&mut request, log).await?;
             if !response.status.is_redirection() || request.redirect == RedirectMode::Manual {
                 response.url_chain = std::mem::take(&mut chain);
-                self.response_started(log, &request, &response);
+                self.response_started(log, &request, &mut response);
                 return Ok(response);
             }
             let Some(location) = response
@@ -1189,7 +1205,7 @@ impl Session {
                 .and_then(|l| request.url.join(l).ok())
             else {
                 response.url_chain = std::mem::take(&mut chain);
-                self.response_started(log, &request, &response);
+                self.response_started(log, &request, &mut response);
                 return Ok(response);
             };
             if request.redirect == RedirectMode::Error {
@@ -1201,7 +1217,7 @@ impl Session {
             if chain.len() > MAX_REDIRECTS {
                 return Err(fail(-310, &request.url, "more than 20 redirects"));
             }
-            self.before_redirect(log, &request, &location, || response.details());
+            self.before_redirect(log, &request, &location, || response.take_details());
             let status = response.status.as_u16();
             if status == 303 && request.method != Method::HEAD
                 || (matches!(status, 301 | 302) && request.method == Method::POST)
@@ -1245,7 +1261,7 @@ impl Session {
 
     /// webRequest's `onResponseStarted` for the final response; its end
     /// (`onCompleted`, `onErrorOccurred`) is reported by the response.
-    fn response_started(&self, log: &ReqLog, request: &Request, response: &Response) {
+    fn response_started(&self, log: &ReqLog, request: &Request, response: &mut Response) {
         let hooks = &log.hooks;
         let mut details = None;
         if hooks.web.has(Stage::ResponseStarted)
@@ -1253,14 +1269,15 @@ impl Session {
         {
             let event = ResponseEventDetails {
                 request: hooks.details(&request.url, &request.method),
-                response: response.details(),
+                response: response.take_details(),
             };
             listener(&event);
             details = Some(event.response);
         }
         hooks.started(&request.url, &request.method, || {
-            details.unwrap_or_else(|| response.details())
+            details.unwrap_or_else(|| response.take_details())
         });
+        response.shown = None;
         if response.body_known_empty() {
             // Nothing to read: the request is complete now.
             log.complete();
@@ -1455,12 +1472,17 @@ impl Session {
         // validators), which the webRequest hooks may change.
         let mut headers = self.outgoing_headers(request, https, asked_encoding)?;
         let hooks = &log.hooks;
+        // What the hooks were shown, while it is what will be sent: the
+        // next hook is shown the same copy.
+        let mut shown = None;
         if hooks.web.has(Stage::BeforeSendHeaders)
             && let Some(hook) = hooks.web.before_send_headers(url, hooks.kind)
         {
+            let request_headers = web_request::Headers::request(&headers);
+            shown = Some(request_headers.clone());
             let details = BeforeSendHeadersDetails {
                 request: hooks.details(url, &request.method),
-                request_headers: web_request::Headers::request(&headers),
+                request_headers,
                 upload_data: upload_data(request),
             };
             match hook(details).await {
@@ -1470,6 +1492,7 @@ impl Session {
                 }
                 BeforeSendHeadersAction::Headers(replaced) => {
                     headers = replaced.into_map();
+                    shown = None;
                 }
             }
         }
@@ -1478,7 +1501,9 @@ impl Session {
         {
             listener(&SendHeadersDetails {
                 request: hooks.details(url, &request.method),
-                request_headers: web_request::Headers::request(&headers),
+                request_headers: shown
+                    .take()
+                    .unwrap_or_else(|| web_request::Headers::request(&headers)),
             });
         }
 
@@ -1540,10 +1565,9 @@ impl Session {
             match lookup {
                 Ok(CacheLookup::Fresh { response, body }) => {
                     let mut response = Response::from_cache(response, body, url, Vec::new(), None);
-                    if let Some(text) = self.headers_received(request, log, response.head()).await?
-                    {
-                        response.status_text = text;
-                    }
+                    self.headers_received(request, log, response.head())
+                        .await?
+                        .apply(&mut response);
                     return Ok(response);
                 }
                 Ok(CacheLookup::Stale { request: stale }) if mode != CacheMode::OnlyIfCached => {
@@ -1683,10 +1707,10 @@ impl Session {
             }
         });
         let revalidating = parts.status == StatusCode::NOT_MODIFIED && !conditional.is_empty();
-        let mut status_text_override = None;
+        let mut received = Received::default();
         if !revalidating && log.hooks.web.has(Stage::HeadersReceived) {
             let text = status_text(&parts);
-            status_text_override = self
+            received = self
                 .headers_received(
                     request,
                     log,
@@ -1720,9 +1744,9 @@ impl Session {
             {
                 let mut response =
                     Response::from_cache(response, body, url, Vec::new(), Some(remote_addr));
-                if let Some(text) = self.headers_received(request, log, response.head()).await? {
-                    response.status_text = text;
-                }
+                self.headers_received(request, log, response.head())
+                    .await?
+                    .apply(&mut response);
                 return Ok(response);
             }
         }
@@ -1768,7 +1792,11 @@ impl Session {
                 }))
             }
         };
-        let status_text = status_text_override.unwrap_or_else(|| status_text(&parts));
+        let Received {
+            status_text: text,
+            shown,
+        } = received;
+        let status_text = text.unwrap_or_else(|| status_text(&parts));
         Ok(Response {
             status: parts.status,
             status_text,
@@ -1787,6 +1815,7 @@ impl Session {
             closings: Some((self.clone(), self.connections().closings())),
             lease,
             log: None,
+            shown,
         })
     }
 
@@ -2451,21 +2480,26 @@ impl Session {
         request: &Request,
         log: &ReqLog,
         head: Head<'_>,
-    ) -> Result<Option<String>, FetchError> {
+    ) -> Result<Received, FetchError> {
         let hooks = &log.hooks;
         let url = &request.url;
+        let unchanged = Received::default();
         if !hooks.web.has(Stage::HeadersReceived) {
-            return Ok(None);
+            return Ok(unchanged);
         }
         let Some(hook) = hooks.web.headers_received(url, hooks.kind) else {
-            return Ok(None);
+            return Ok(unchanged);
         };
+        let response = head.details();
         let details = ResponseEventDetails {
             request: hooks.details(url, &request.method),
-            response: head.details(),
+            response: response.clone(),
         };
         match hook(details).await {
-            HeadersReceivedAction::Continue => Ok(None),
+            HeadersReceivedAction::Continue => Ok(Received {
+                status_text: None,
+                shown: Some(Box::new(response)),
+            }),
             HeadersReceivedAction::Cancel => Err(fail(-20, url, "cancelled by onHeadersReceived")),
             HeadersReceivedAction::Headers {
                 headers,
@@ -2473,7 +2507,7 @@ impl Session {
             } => {
                 *head.headers = headers.into_map();
                 let Some(line) = status_line else {
-                    return Ok(None);
+                    return Ok(unchanged);
                 };
                 let mut parts = line.splitn(3, ' ');
                 let _version = parts.next();
@@ -2488,9 +2522,31 @@ impl Session {
                         )
                     })?;
                 *head.status = status;
-                Ok(Some(parts.next().unwrap_or_default().to_owned()))
+                Ok(Received {
+                    status_text: Some(parts.next().unwrap_or_default().to_owned()),
+                    shown: None,
+                })
             }
         }
+    }
+}
+
+/// What `onHeadersReceived` made of a response's head.
+#[derive(Default)]
+struct Received {
+    /// The status text of the status line it gave.
+    status_text: Option<String>,
+    /// What it was shown, when it left the head as it was.
+    shown: Option<Box<ResponseDetails>>,
+}
+
+impl Received {
+    /// Applies it to a response made before the hook ran.
+    fn apply(self, response: &mut Response) {
+        if let Some(text) = self.status_text {
+            response.status_text = text;
+        }
+        response.shown = self.shown;
     }
 }
 

@@ -419,7 +419,9 @@ where
 /// response headers an array a name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    map: http::HeaderMap,
+    /// Shared until changed: the events of one request show the same
+    /// headers without copying them.
+    map: Arc<http::HeaderMap>,
     /// Response headers serialise each name to an array.
     arrays: bool,
 }
@@ -428,7 +430,7 @@ impl Headers {
     /// Request headers as `details.requestHeaders`.
     pub(crate) fn request(map: &http::HeaderMap) -> Self {
         Headers {
-            map: map.clone(),
+            map: Arc::new(map.clone()),
             arrays: false,
         }
     }
@@ -436,7 +438,7 @@ impl Headers {
     /// Response headers as `details.responseHeaders`.
     pub(crate) fn response(map: &http::HeaderMap) -> Self {
         Headers {
-            map: map.clone(),
+            map: Arc::new(map.clone()),
             arrays: true,
         }
     }
@@ -472,7 +474,7 @@ impl Headers {
     /// A name or value HTTP does not allow.
     pub fn insert(&mut self, name: &str, value: &str) -> Result<(), WebRequestError> {
         let (name, value) = header(name, value)?;
-        self.map.insert(name, value);
+        Arc::make_mut(&mut self.map).insert(name, value);
         Ok(())
     }
 
@@ -483,13 +485,13 @@ impl Headers {
     /// A name or value HTTP does not allow.
     pub fn append(&mut self, name: &str, value: &str) -> Result<(), WebRequestError> {
         let (name, value) = header(name, value)?;
-        self.map.append(name, value);
+        Arc::make_mut(&mut self.map).append(name, value);
         Ok(())
     }
 
     /// Removes `name`; whether it was there.
     pub fn remove(&mut self, name: &str) -> bool {
-        self.map.remove(name).is_some()
+        self.map.contains_key(name) && Arc::make_mut(&mut self.map).remove(name).is_some()
     }
 
     /// How many values there are.
@@ -514,15 +516,18 @@ impl Headers {
         &self.map
     }
 
-    /// The `http` map.
+    /// The `http` map (copied only if another `Headers` shares it).
     pub fn into_map(self) -> http::HeaderMap {
-        self.map
+        Arc::unwrap_or_clone(self.map)
     }
 }
 
 impl From<http::HeaderMap> for Headers {
     fn from(map: http::HeaderMap) -> Self {
-        Headers { map, arrays: false }
+        Headers {
+            map: Arc::new(map),
+            arrays: false,
+        }
     }
 }
 
@@ -622,9 +627,32 @@ impl ResponseDetails {
             status_code: status.as_u16(),
             response_headers: Headers::response(headers),
             from_cache,
-            ip: ip.map(|a| a.ip().to_string()),
+            ip: ip.map(|a| ip_text(a.ip())),
         }
     }
+}
+
+/// An IP address as text: IPv4 written directly (the formatting
+/// machinery costs more than the rest of an event's details), IPv6 as
+/// the standard library writes it.
+fn ip_text(ip: std::net::IpAddr) -> String {
+    let std::net::IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut text = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        if octet >= 100 {
+            text.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            text.push(char::from(b'0' + octet / 10 % 10));
+        }
+        text.push(char::from(b'0' + octet % 10));
+    }
+    text
 }
 
 /// `HTTP/1.1 200 OK`.
@@ -1298,6 +1326,25 @@ mod tests {
             err.to_string(),
             "Invalid url pattern nope: Missing scheme separator."
         );
+    }
+
+    #[test]
+    fn ip_addresses_read_as_the_standard_library_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.30.40",
+            "192.168.100.255",
+            "255.255.255.255",
+            "1.99.100.9",
+            "::1",
+            "2001:db8::8a2e:370:7334",
+            "::ffff:1.2.3.4",
+        ] {
+            let parsed: std::net::IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_text(parsed), parsed.to_string(), "{ip}");
+            assert_eq!(ip_text(parsed), ip);
+        }
     }
 
     #[test]
