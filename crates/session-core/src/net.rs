@@ -689,7 +689,7 @@ pub struct Response {
     /// response arrived: a body cut after a later one was aborted.
     closings: Option<(Session, u64)>,
     /// The HTTP/1.1 connection, back to the pool when the body ends.
-    lease: Option<Lease>,
+    lease: Option<Box<Lease>>,
     /// The request in the session's net log, alive while the response is.
     log: Option<ReqLog>,
     /// What `onHeadersReceived` was shown, when the hook left the head
@@ -963,7 +963,10 @@ impl Response {
                     if let Some(lease) = self.lease.take()
                         && lease.reuse
                     {
-                        lease.pool.put_idle(lease.slot, lease.idle);
+                        let Lease {
+                            pool, slot, idle, ..
+                        } = *lease;
+                        pool.put_idle(slot, idle);
                     }
                     None
                 }
@@ -1698,12 +1701,12 @@ impl Session {
                 }
                 None
             } else {
-                Some(Lease {
+                Some(Box::new(Lease {
                     pool,
                     slot,
                     idle,
                     reuse,
-                })
+                }))
             }
         });
         let revalidating = parts.status == StatusCode::NOT_MODIFIED && !conditional.is_empty();
@@ -2735,15 +2738,33 @@ async fn connect_tcp(
 }
 
 /// Keeps a second handle on a new connection in `log`, for the pool's
-/// check of an idle socket (Chromium's `IsConnectedAndIdle`).
+/// check of an idle socket (Chromium's `IsConnectedAndIdle`) and for
+/// `close_all_connections`: a duplicate of the socket's descriptor, made
+/// without taking the socket out of the runtime (which would cost two more
+/// system calls a connection).
 fn with_probe(log: &SocketLog) -> impl FnOnce(TcpStream) -> std::io::Result<TcpStream> + '_ {
     move |stream| {
-        let std = stream.into_std()?;
-        if let Ok(probe) = std.try_clone() {
+        if let Ok(probe) = duplicate(&stream) {
             log.set_probe(probe);
         }
-        TcpStream::from_std(std)
+        Ok(stream)
     }
+}
+
+/// A second handle on `stream`'s socket (it shares the socket's state,
+/// non-blocking mode included).
+#[cfg(unix)]
+fn duplicate(stream: &TcpStream) -> std::io::Result<std::net::TcpStream> {
+    use std::os::fd::AsFd;
+    Ok(stream.as_fd().try_clone_to_owned()?.into())
+}
+
+/// A second handle on `stream`'s socket (it shares the socket's state,
+/// non-blocking mode included).
+#[cfg(windows)]
+fn duplicate(stream: &TcpStream) -> std::io::Result<std::net::TcpStream> {
+    use std::os::windows::io::AsSocket;
+    Ok(stream.as_socket().try_clone_to_owned()?.into())
 }
 
 /// Whether a failure through a proxy moves on to the next entry of the
