@@ -1,5 +1,6 @@
 //! The jar: canonical cookies, matching, limits, persistence, events.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -152,25 +153,27 @@ fn is_secure_url(url: &Url) -> bool {
 
 /// The jar's key for a domain: its registrable domain (eTLD+1), else the
 /// domain itself (IP addresses, `localhost`, public suffixes).
-fn key_of(domain: &str) -> String {
+/// The jar's key for a domain: its registrable domain (a slice of it,
+/// unless it has upper case to fold).
+fn key_of(domain: &str) -> Cow<'_, str> {
     let d = domain.trim_start_matches('.');
     if d.bytes().any(|b| b.is_ascii_uppercase()) {
         let lower = d.to_ascii_lowercase();
-        return match psl::domain_str(&lower) {
+        return Cow::Owned(match psl::domain_str(&lower) {
             Some(reg) => reg.to_owned(),
             None => lower,
-        };
+        });
     }
-    psl::domain_str(d).unwrap_or(d).to_owned()
+    Cow::Borrowed(psl::domain_str(d).unwrap_or(d))
 }
 
-fn host_of(url: &Url) -> Option<String> {
+fn host_of(url: &Url) -> Option<Cow<'_, str>> {
     match url.host()? {
         // The URL parser has lower-cased it already.
-        url::Host::Domain(d) => Some(d.to_owned()),
+        url::Host::Domain(d) => Some(Cow::Borrowed(d)),
         // The URL's own serialisation of it is the dotted quad.
-        url::Host::Ipv4(_) => url.host_str().map(str::to_owned),
-        url::Host::Ipv6(ip) => Some(format!("[{ip}]")),
+        url::Host::Ipv4(_) => url.host_str().map(Cow::Borrowed),
+        url::Host::Ipv6(ip) => Some(Cow::Owned(format!("[{ip}]"))),
     }
 }
 
@@ -296,7 +299,7 @@ impl CookieJar {
                     continue;
                 }
                 by_key
-                    .entry(key_of(&stored.domain))
+                    .entry(key_of(&stored.domain).into_owned())
                     .or_default()
                     .push(stored);
                 count += 1;
@@ -529,7 +532,7 @@ impl CookieJar {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .is_some();
-        let key = key_of(&cookie.domain);
+        let key = key_of(&cookie.domain).into_owned();
         let mut changes = Vec::new();
         let mut state = self.lock();
         let list = state.by_key.entry(key.clone()).or_default();
@@ -822,17 +825,18 @@ impl CookieJar {
         let secure = is_secure_url(url);
         let now = self.now_us();
         let key = key_of(&host);
+        let key: &str = &key;
         let mut changes = Vec::new();
         while let Some(i) = state
             .by_key
-            .get(&key)
+            .get(key)
             .and_then(|l| l.iter().position(|c| c.is_expired(now)))
         {
-            self.remove_at(&mut state, &key, i, ChangeCause::Expired, &mut changes);
+            self.remove_at(&mut state, key, i, ChangeCause::Expired, &mut changes);
         }
         let mut found: Vec<&mut Stored> = state
             .by_key
-            .get_mut(&key)
+            .get_mut(key)
             .into_iter()
             .flatten()
             .filter(|c| {
@@ -939,11 +943,12 @@ impl CookieJar {
         let mut state = self.lock();
         for t in targets.iter().filter(|c| c.name == name) {
             let key = key_of(&t.domain);
-            if let Some(i) = state.by_key.get(&key).and_then(|l| {
+            let key: &str = &key;
+            if let Some(i) = state.by_key.get(key).and_then(|l| {
                 l.iter()
                     .position(|c| c.name == t.name && c.domain == t.domain && c.path == t.path)
             }) {
-                self.remove_at(&mut state, &key, i, ChangeCause::Explicit, &mut changes);
+                self.remove_at(&mut state, key, i, ChangeCause::Explicit, &mut changes);
             }
         }
         let _ = self.maybe_commit(&mut state);
@@ -960,12 +965,13 @@ impl CookieJar {
         let mut changes = Vec::new();
         let mut state = self.lock();
         let key = key_of(host);
+        let key: &str = &key;
         while let Some(i) = state
             .by_key
-            .get(&key)
+            .get(key)
             .and_then(|l| l.iter().position(|c| c.domain_matches(host)))
         {
-            self.remove_at(&mut state, &key, i, ChangeCause::Explicit, &mut changes);
+            self.remove_at(&mut state, key, i, ChangeCause::Explicit, &mut changes);
         }
         let _ = self.maybe_commit(&mut state);
         drop(state);
