@@ -1615,12 +1615,12 @@ impl Session {
             let conn = self.acquire(request, url, &host, port, https, log).await?;
             let absolute_form = matches!(&conn, Conn::H1 { idle, .. } if idle.absolute_form);
             let mut head = self.request_head(request, &headers)?;
-            if let Some(sent) = head.headers_mut() {
-                sent.extend(conditional.clone());
+            if !conditional.is_empty() {
+                head.headers_mut().extend(conditional.clone());
             }
             if absolute_form {
                 // Through an HTTP proxy, an http URL is requested whole.
-                head = head.uri(url.as_str());
+                *head.uri_mut() = whole_uri(url)?;
             }
             let body = request_body(request, emulation.upload_throughput)?;
             match conn {
@@ -1630,11 +1630,9 @@ impl Session {
                     reused,
                 } => {
                     // HTTP/2 names the target in the request's URI.
-                    let mut head = head.uri(url.as_str());
-                    if let Some(headers) = head.headers_mut() {
-                        headers.remove(HOST);
-                    }
-                    let request = head.body(body).map_err(|e| fail(-4, url, e.to_string()))?;
+                    *head.uri_mut() = whole_uri(url)?;
+                    head.headers_mut().remove(HOST);
+                    let request = head.map(|()| body);
                     log_request_headers(log, &request, true);
                     let sent = match sender.ready().await {
                         Ok(()) => sender.send_request(request).await,
@@ -1655,7 +1653,7 @@ impl Session {
                     slot,
                     reused,
                 } => {
-                    let request = head.body(body).map_err(|e| fail(-4, url, e.to_string()))?;
+                    let request = head.map(|()| body);
                     log_request_headers(log, &request, false);
                     let (sender, driver) = idle.parts();
                     let sent = Idle::driving(driver, async {
@@ -2456,24 +2454,22 @@ impl Session {
         &self,
         request: &Request,
         headers: &HeaderMap,
-    ) -> Result<http::request::Builder, FetchError> {
+    ) -> Result<http::Request<()>, FetchError> {
         let url = &request.url;
         // The path and query, and the host and port, as the URL already
         // spells them (an IPv6 host in brackets, a default port left out).
         let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
-        let mut builder = http::Request::builder()
-            .method(request.method.clone())
-            .uri(path);
-        let sent = builder
-            .headers_mut()
-            .ok_or_else(|| fail(-4, url, "bad request"))?;
+        let mut head = http::Request::new(());
+        head.method_mut().clone_from(&request.method);
+        *head.uri_mut() = http::Uri::try_from(path).map_err(|e| fail(-4, url, e.to_string()))?;
+        let sent = head.headers_mut();
         sent.clone_from(headers);
         let host = &url[url::Position::BeforeHost..url::Position::AfterPort];
         sent.insert(
             HOST,
             HeaderValue::from_str(host).map_err(|e| fail(-4, url, e.to_string()))?,
         );
-        Ok(builder)
+        Ok(head)
     }
 
     /// webRequest's `onHeadersReceived` for a response's head: the hook
@@ -3166,6 +3162,12 @@ enum Conn {
 
 /// A request's body for hyper, paced at `upload_rate` bytes per second
 /// when the session emulates a slow uplink.
+/// `url` whole, as a request's URI (through an HTTP proxy, and for
+/// HTTP/2).
+fn whole_uri(url: &Url) -> Result<http::Uri, FetchError> {
+    http::Uri::try_from(url.as_str()).map_err(|e| fail(-4, url, e.to_string()))
+}
+
 /// Whether `method` is safe (RFC 9110 §9.2.1): sending it twice asks for
 /// nothing more than sending it once.
 fn is_safe(method: &Method) -> bool {
