@@ -2462,13 +2462,20 @@ impl Session {
         let mut head = http::Request::new(());
         head.method_mut().clone_from(&request.method);
         *head.uri_mut() = http::Uri::try_from(path).map_err(|e| fail(-4, url, e.to_string()))?;
-        let sent = head.headers_mut();
-        sent.clone_from(headers);
+        // Host first, as Chromium sends it; the map made at its size once
+        // (a clone, then an insert, would grow it again).
         let host = &url[url::Position::BeforeHost..url::Position::AfterPort];
+        let sent = head.headers_mut();
+        sent.reserve(headers.len() + 1);
         sent.insert(
             HOST,
             HeaderValue::from_str(host).map_err(|e| fail(-4, url, e.to_string()))?,
         );
+        // The URL's host, whatever Host the app set (as before a request
+        // goes out in Chromium).
+        for (name, value) in headers.iter().filter(|(name, _)| *name != HOST) {
+            sent.append(name, value.clone());
+        }
         Ok(head)
     }
 

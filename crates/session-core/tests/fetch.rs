@@ -94,7 +94,14 @@ fn answer<S: Read + Write>(stream: S, port: u16, requests: &AtomicUsize) {
         )
     } else if target == "/echo" {
         let text = format!(
-            "method={method}\nuser-agent={}\naccept-language={}\naccept-encoding={}\ncookie={}\nauthorization={}\nvia={}\npragma={}\ncache-control={}\nbody={}\n",
+            "method={method}\nfirst={}\nhost={}\nuser-agent={}\naccept-language={}\naccept-encoding={}\ncookie={}\nauthorization={}\nvia={}\npragma={}\ncache-control={}\nbody={}\n",
+            headers.first().map(|(k, _)| k.as_str()).unwrap_or_default(),
+            headers
+                .iter()
+                .filter(|(k, _)| k == "host")
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
             header("user-agent"),
             header("accept-language"),
             header("accept-encoding"),
@@ -496,12 +503,23 @@ async fn a_fetch_carries_the_sessions_identity_and_cookies() {
         .await
         .unwrap();
     let seen = lines(&echo.bytes().await.unwrap());
+    // Host first, as Chromium sends it.
+    assert_eq!(seen["first"], "host");
+    assert_eq!(seen["host"], format!("127.0.0.1:{}", server.addr.port()));
     assert_eq!(seen["user-agent"], "SeshTest/1.0");
     assert_eq!(seen["accept-language"], "fr,en;q=0.9");
     assert_eq!(
         seen["cookie"], "sid=abc",
         "the Set-Cookie of /hello went back"
     );
+
+    // A Host the app sets gives way to the URL's: one Host goes out.
+    let mut hosted = Request::get(url(&server, "127.0.0.1", "/echo", false));
+    hosted
+        .headers
+        .insert(http::header::HOST, "elsewhere.example".parse().unwrap());
+    let seen = lines(&ses.fetch(hosted).await.unwrap().bytes().await.unwrap());
+    assert_eq!(seen["host"], format!("127.0.0.1:{}", server.addr.port()));
 
     let mut omit = Request::get(url(&server, "127.0.0.1", "/echo", false));
     omit.credentials = Credentials::Omit;
