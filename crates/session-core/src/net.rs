@@ -1888,12 +1888,12 @@ impl Session {
                 match pool.checkout(&key, request.priority).await {
                     // A socket that ended or heard from the other side
                     // while idle is closed, and the pool asked again.
-                    // The socket itself is peeked only for a request a
-                    // closing server must not see, or that could not be
+                    // The socket is checked thoroughly only for a request
+                    // a closing server must not see, or that could not be
                     // sent again.
                     Checkout::Idle(mut idle, slot) => {
-                        let peek = request.body_stream.is_some() || !is_safe(&request.method);
-                        if idle.usable(peek).await {
+                        let thorough = request.body_stream.is_some() || !is_safe(&request.method);
+                        if idle.usable(thorough).await {
                             break Checkout::Idle(idle, slot);
                         }
                     }

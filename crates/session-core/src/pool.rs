@@ -181,21 +181,25 @@ impl Idle {
     }
 
     /// Whether the connection can carry a request: it has not ended, and
-    /// nothing came from the other side while it waited — neither its
-    /// close nor bytes no request asked for — as Chromium checks
-    /// (`IsConnectedAndIdle`) before reusing a socket. What the
-    /// connection already knows is asked first (driving it once: a close
-    /// the runtime has seen ends it). With `peek`, the socket itself is
-    /// asked too (a syscall), since a close that has just arrived may not
-    /// have been seen by the runtime yet: for a request that must not
-    /// reach a closing server (an unsafe method, which a server that only
-    /// stopped writing might still act on) or could not be sent again (a
-    /// streamed body). A safe request that meets a close that late is
-    /// sent again on another socket, as Chromium resends — which costs
-    /// less than a peek on every reuse.
-    pub async fn usable(&mut self, peek: bool) -> bool {
+    /// (with `thorough`) nothing came from the other side while it waited
+    /// — neither its close nor bytes no request asked for — as Chromium
+    /// checks (`IsConnectedAndIdle`) before reusing a socket: what the
+    /// connection knows is asked by driving it once (a close the runtime
+    /// has seen ends it), and the socket itself is peeked (a syscall),
+    /// since a close that has just arrived may not have been seen yet.
+    /// The thorough check is for a request that must not reach a closing
+    /// server (an unsafe method, which a server that only stopped writing
+    /// might still act on) or could not be sent again (a streamed body).
+    /// A safe request finds a close when its connection is driven to send
+    /// it — before anything is written — and is sent again on another
+    /// socket, as Chromium resends: that costs less than the check on
+    /// every reuse.
+    pub async fn usable(&mut self, thorough: bool) -> bool {
+        if !thorough {
+            return self.driver.is_some() && !self.sender.is_closed();
+        }
         std::future::poll_fn(|cx| std::task::Poll::Ready(self.poll_driver(cx))).await
-            && !(peek && self.peer_closed())
+            && !self.peer_closed()
     }
 
     /// Whether the socket holds the other side's close (or bytes no
