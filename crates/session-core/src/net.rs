@@ -1478,11 +1478,14 @@ impl Session {
         let hooks = &log.hooks;
         // What the hooks were shown, while it is what will be sent: the
         // next hook is shown the same copy.
+        // The headers are lent to the hooks, not copied: the map is shared
+        // while they look, and taken back after (copied only if a hook
+        // kept its details).
         let mut shown = None;
         if hooks.web.has(Stage::BeforeSendHeaders)
             && let Some(hook) = hooks.web.before_send_headers(url, hooks.kind)
         {
-            let request_headers = web_request::Headers::request(&headers);
+            let request_headers = web_request::Headers::from(std::mem::take(&mut headers));
             shown = Some(request_headers.clone());
             let details = BeforeSendHeadersDetails {
                 request: hooks.details(url, &request.method),
@@ -1503,12 +1506,17 @@ impl Session {
         if hooks.web.has(Stage::SendHeaders)
             && let Some(listener) = hooks.web.send_headers(url, hooks.kind)
         {
-            listener(&SendHeadersDetails {
+            let details = SendHeadersDetails {
                 request: hooks.details(url, &request.method),
-                request_headers: shown
-                    .take()
-                    .unwrap_or_else(|| web_request::Headers::request(&headers)),
-            });
+                request_headers: shown.take().unwrap_or_else(|| {
+                    web_request::Headers::from(std::mem::take(&mut headers))
+                }),
+            };
+            listener(&details);
+            shown = Some(details.request_headers);
+        }
+        if let Some(shown) = shown {
+            headers = shown.into_map();
         }
 
         // The HTTP cache, for GETs: a fresh answer ends here; a stale one

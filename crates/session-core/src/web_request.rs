@@ -427,14 +427,6 @@ pub struct Headers {
 }
 
 impl Headers {
-    /// Request headers as `details.requestHeaders`.
-    pub(crate) fn request(map: &http::HeaderMap) -> Self {
-        Headers {
-            map: Arc::new(map.clone()),
-            arrays: false,
-        }
-    }
-
     /// Response headers as `details.responseHeaders`.
     pub(crate) fn response(map: &http::HeaderMap) -> Self {
         Headers {
@@ -1353,7 +1345,7 @@ mod tests {
         map.append("user-agent", "ua".parse().unwrap());
         map.append("x-a", "1".parse().unwrap());
         map.append("x-a", "2".parse().unwrap());
-        let mut req = Headers::request(&map);
+        let mut req = Headers::from(map.clone());
         assert_eq!(req.get("User-Agent"), Some("ua"));
         assert_eq!(req.get_all("X-A").collect::<Vec<_>>(), ["1", "2"]);
         let json = serde_json::to_value(&req).unwrap();
