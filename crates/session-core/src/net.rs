@@ -1508,9 +1508,9 @@ impl Session {
         {
             let details = SendHeadersDetails {
                 request: hooks.details(url, &request.method),
-                request_headers: shown.take().unwrap_or_else(|| {
-                    web_request::Headers::from(std::mem::take(&mut headers))
-                }),
+                request_headers: shown
+                    .take()
+                    .unwrap_or_else(|| web_request::Headers::from(std::mem::take(&mut headers))),
             };
             listener(&details);
             shown = Some(details.request_headers);
