@@ -16,6 +16,7 @@
 
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -326,8 +327,10 @@ struct State {
     /// How often idle sockets are looked over.
     sweep_every: Duration,
     /// Whether a task looks over idle sockets (there is one while any
-    /// socket waits idle).
-    sweeping: bool,
+    /// socket waits idle). Outside the lock: the task's end may come while
+    /// the lock is held (a runtime shutting down drops a task as it is
+    /// spawned).
+    sweeping: Arc<AtomicBool>,
 }
 
 /// A session's connection pool. Cloning shares it.
@@ -375,7 +378,7 @@ impl Default for Pool {
                 epoch: 0,
                 seq: 0,
                 sweep_every: IDLE_SWEEP_INTERVAL,
-                sweeping: false,
+                sweeping: Arc::default(),
             })),
         }
     }
@@ -500,15 +503,16 @@ fn put_idle_locked(pool: &Pool, state: &mut State, key: &PoolKey, epoch: u64, mu
 /// runtime is there to run it). The task holds the pool weakly and ends
 /// once no socket waits idle, or with its runtime.
 fn start_sweeping(pool: &Pool, state: &mut State) {
-    if state.sweeping {
+    if state.sweeping.load(Ordering::SeqCst) {
         return;
     }
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
-    state.sweeping = true;
+    state.sweeping.store(true, Ordering::SeqCst);
     let mut sweeper = Sweeper {
         pool: Arc::downgrade(&pool.state),
+        sweeping: Arc::clone(&state.sweeping),
         armed: true,
     };
     runtime.spawn(async move {
@@ -531,7 +535,9 @@ fn start_sweeping(pool: &Pool, state: &mut State) {
 /// runtime drops it), the pool knows no task sweeps any more.
 struct Sweeper {
     pool: std::sync::Weak<Mutex<State>>,
-    /// Whether dropping it must tell the pool.
+    /// The pool's flag: whether a task sweeps.
+    sweeping: Arc<AtomicBool>,
+    /// Whether dropping it must clear the flag.
     armed: bool,
 }
 
@@ -546,11 +552,10 @@ impl Sweeper {
 }
 
 impl Drop for Sweeper {
+    /// Never takes the pool's lock: it may be held here.
     fn drop(&mut self) {
-        if self.armed
-            && let Some(pool) = self.pool()
-        {
-            pool.lock().sweeping = false;
+        if self.armed {
+            self.sweeping.store(false, Ordering::SeqCst);
         }
     }
 }
@@ -849,7 +854,7 @@ impl Pool {
         }
         let any_idle = state.groups.values().any(|g| !g.idle.is_empty());
         if !any_idle {
-            state.sweeping = false;
+            state.sweeping.store(false, Ordering::SeqCst);
         }
         drop(state);
         // Closed outside the lock.
@@ -1063,6 +1068,55 @@ mod tests {
         assert_eq!(pool.counts().1, 1, "one socket: the patient's");
         drop(got);
         assert_eq!(pool.counts().1, 0);
+    }
+
+    #[test]
+    fn a_socket_pooled_while_its_runtime_shuts_down_does_not_hang_the_pool() {
+        use crate::netlog::{Source, SourceType};
+        use hyper_util::rt::TokioIo;
+
+        let live = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let pool = Pool::default();
+        let k = key("a");
+        let (idle, slot) = live.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (sender, conn) = http1::handshake::<_, ReqBody>(TokioIo::new(stream))
+                .await
+                .unwrap();
+            let Checkout::New(slot) = pool.checkout(&k, Priority::Idle).await else {
+                panic!("expected room");
+            };
+            let driver: Driver = Box::pin(async move {
+                let _ = conn.await;
+            });
+            let socket = Source::new(SourceType::SOCKET);
+            (Idle::fresh(sender, driver, addr, false, socket, None), slot)
+        });
+        // A runtime that is gone: a task spawned on it is dropped at once,
+        // on this thread, while the pool's lock is held.
+        let dead = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = dead.handle().clone();
+        dead.shutdown_background();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let pooled = pool.clone();
+        std::thread::spawn(move || {
+            let _entered = handle.enter();
+            pooled.put_fresh(slot, idle);
+            let _ = done_tx.send(pooled.counts());
+        });
+        let counts = done_rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the pool hung");
+        assert_eq!(counts, (1, 1));
+        drop(live);
     }
 
     #[tokio::test]
