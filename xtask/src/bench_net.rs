@@ -2,7 +2,9 @@
 //! reqwest, hyper, curl and wget, on one loopback server, in one run. Each
 //! client runs in a process of its own (the `sesh-bench` binary, or the
 //! tool), so its peak memory is its own; each cell is the best of three
-//! rounds, since a shared machine only ever makes a run slower.
+//! rounds, since a shared machine only ever makes a run slower, and the
+//! rounds of one workload take its clients in turn, so that a change in
+//! the machine's load falls on all of them.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -166,23 +168,38 @@ fn run(cmd: &mut Command) -> anyhow::Result<(Run, Option<Value>)> {
 
 /// The best of [`ROUNDS`] runs (fastest; errors and memory are the worst
 /// seen).
-fn best(mut make: impl FnMut() -> Command) -> anyhow::Result<Run> {
-    let mut best: Option<Run> = None;
-    let (mut errors, mut peak) = (0, 0);
+fn best(make: impl FnMut() -> Command) -> anyhow::Result<Run> {
+    let mut makers: Vec<Box<dyn FnMut() -> Command + '_>> = vec![Box::new(make)];
+    best_of_each(&mut makers)?.pop().context("no run")
+}
+
+/// The best of [`ROUNDS`] runs of each command, the rounds taken in turn
+/// (one run of each, then the next round), so that a change in the
+/// machine's load during a workload falls on every client alike.
+fn best_of_each(makers: &mut [Box<dyn FnMut() -> Command + '_>]) -> anyhow::Result<Vec<Run>> {
+    let mut bests: Vec<Option<Run>> = vec![None; makers.len()];
+    let mut worst: Vec<(u64, u64)> = vec![(0, 0); makers.len()];
     for _ in 0..ROUNDS {
-        let (r, _) = run(&mut make())?;
-        errors = errors.max(r.errors);
-        peak = peak.max(r.peak_kib);
-        if best.is_none_or(|b| r.seconds < b.seconds) {
-            best = Some(r);
+        for (i, make) in makers.iter_mut().enumerate() {
+            let (r, _) = run(&mut make())?;
+            worst[i] = (worst[i].0.max(r.errors), worst[i].1.max(r.peak_kib));
+            if bests[i].is_none_or(|b| r.seconds < b.seconds) {
+                bests[i] = Some(r);
+            }
         }
     }
-    let best = best.context("no run")?;
-    Ok(Run {
-        errors,
-        peak_kib: peak,
-        ..best
-    })
+    bests
+        .into_iter()
+        .zip(worst)
+        .map(|(best, (errors, peak_kib))| {
+            let best = best.context("no run")?;
+            Ok(Run {
+                errors,
+                peak_kib,
+                ..best
+            })
+        })
+        .collect()
 }
 
 /// A tinyproxy on 127.0.0.1 for the proxied workloads.
@@ -336,7 +353,7 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
         (
             "fresh TLS connections, sequential",
             &https,
-            1_000,
+            2_000,
             1,
             vec![
                 ("sesh", vec!["--fresh"]),
@@ -348,7 +365,7 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
         (
             "fresh TLS connections, 64 tasks",
             &https,
-            3_000,
+            6_000,
             64,
             vec![
                 ("sesh", vec!["--fresh"]),
@@ -360,6 +377,8 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
     ];
     for (workload, url, n, concurrency, clients, with_curl) in &cases {
         println!("{workload}…");
+        let mut labels = Vec::new();
+        let mut makers: Vec<Box<dyn FnMut() -> Command + '_>> = Vec::new();
         for (name, extra) in clients {
             // Six tasks: six requests in flight, on six sockets, as sesh
             // has by default.
@@ -369,8 +388,7 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
             } else {
                 (extra.clone(), *concurrency)
             };
-            let run = best(|| client(name, url, *n, concurrency, &extra))?;
-            let label = if six {
+            labels.push(if six {
                 format!("{name} (6 sockets)")
             } else if extra.contains(&"--per-host") {
                 format!("{name} (64 per host)")
@@ -378,21 +396,21 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
                 format!("{name} (3k cookies, 8 hooks)")
             } else {
                 (*name).to_owned()
-            };
+            });
+            let client = &client;
+            makers.push(Box::new(move || client(name, url, *n, concurrency, &extra)));
+        }
+        if *with_curl {
+            labels.push("curl".into());
+            let lab = &lab;
+            makers.push(Box::new(move || {
+                curl(lab, url, *n, *concurrency).unwrap_or_else(|_| Command::new("false"))
+            }));
+        }
+        for (label, run) in labels.into_iter().zip(best_of_each(&mut makers)?) {
             rows.push(Row {
                 workload: (*workload).to_owned(),
                 client: label,
-                run,
-                requests: *n,
-            });
-        }
-        if *with_curl {
-            let run = best(|| {
-                curl(&lab, url, *n, *concurrency).unwrap_or_else(|_| Command::new("false"))
-            })?;
-            rows.push(Row {
-                workload: (*workload).to_owned(),
-                client: "curl".into(),
                 run,
                 requests: *n,
             });
@@ -404,8 +422,19 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
         ("through tinyproxy (CONNECT), sequential", &https, 5_000, 1),
     ] {
         println!("{workload}…");
-        for name in ["sesh", "reqwest"] {
-            let run = best(|| client(name, url, n, concurrency, &["--proxy", &proxy]))?;
+        let proxied = ["--proxy", proxy.as_str()];
+        let client = &client;
+        let mut makers: Vec<Box<dyn FnMut() -> Command + '_>> = ["sesh", "reqwest"]
+            .into_iter()
+            .map(|name| {
+                Box::new(move || client(name, url, n, concurrency, &proxied))
+                    as Box<dyn FnMut() -> Command + '_>
+            })
+            .collect();
+        for (name, run) in ["sesh", "reqwest"]
+            .into_iter()
+            .zip(best_of_each(&mut makers)?)
+        {
             rows.push(Row {
                 workload: workload.to_owned(),
                 client: name.to_owned(),
