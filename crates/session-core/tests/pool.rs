@@ -348,15 +348,17 @@ async fn requests_through_tinyproxy_survive_its_closed_keep_alive_sockets() {
 /// How often a request was put on a pooled socket, by the net log of
 /// `n` requests of `method` each right after the previous one's body, to
 /// a server that closes each connection after one answer.
-async fn reuses_of_closed_sockets(method: http::Method, n: usize) -> usize {
+async fn reuses_of_closed_sockets(method: http::Method, n: usize, tls: bool) -> usize {
     use sesh_core::net::NetLogOptions;
 
-    let server = server(Mode::CloseAfterAnswer, None);
+    let ca = Ca::root("sesh pool CA");
+    let server = server(Mode::CloseAfterAnswer, tls.then_some(&ca));
     let (tmp, _, sessions) = fresh();
     let ses = sessions
         .from_partition("pool-probe", Default::default())
         .unwrap();
-    let url = server.url(false);
+    ses.cert_verifier().add_root_pem(&ca.pem).unwrap();
+    let url = server.url(tls);
     let log = tmp.path().join("net.json");
     ses.net_log()
         .start_logging(&log, NetLogOptions::default())
@@ -393,7 +395,7 @@ async fn an_unsafe_request_is_not_put_on_a_socket_the_server_closed() {
     // answer. Left to the connection alone, nearly every request would
     // try the dead socket first (the runtime has not read the FIN yet);
     // the check leaves only a FIN that arrives after it.
-    let tries = reuses_of_closed_sockets(http::Method::POST, 100).await;
+    let tries = reuses_of_closed_sockets(http::Method::POST, 100, false).await;
     assert!(
         tries <= 5,
         "a closed socket was taken for a POST {tries} times of 99"
@@ -406,7 +408,9 @@ async fn a_safe_request_that_meets_a_closed_socket_is_sent_again() {
     // are sent again on a new connection, and each is answered once —
     // the helper fails on an error, an answer from a reused connection
     // or a connection too many.
-    reuses_of_closed_sockets(http::Method::GET, 100).await;
+    reuses_of_closed_sockets(http::Method::GET, 100, false).await;
+    // Over TLS too, where the close comes as close_notify and a FIN.
+    reuses_of_closed_sockets(http::Method::GET, 50, true).await;
 }
 
 #[tokio::test]
