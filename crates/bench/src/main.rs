@@ -396,6 +396,7 @@ async fn fetch_sesh(options: &FetchOptions) -> anyhow::Result<usize> {
             .set_limits(sesh_core::net::ConnectionLimits {
                 per_host,
                 total: 256.max(per_host),
+                per_proxy: 32.max(per_host),
             });
     }
     if let Some(jar) = &options.jar {

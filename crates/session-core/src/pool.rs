@@ -4,7 +4,8 @@
 //! the route (direct or the proxy they go through) and the TLS generation
 //! (SSL config and trust rules) they were made under, so a proxy change or
 //! an SSL config change never reuses an older socket. A group holds at most
-//! [`ConnectionLimits::per_host`] sockets and the pool
+//! [`ConnectionLimits::per_host`] sockets, a proxy carries at most
+//! [`ConnectionLimits::per_proxy`] (whatever their origins) and the pool
 //! [`ConnectionLimits::total`]; requests beyond wait their turn, the
 //! highest [`Priority`] first and in arrival order within one. An HTTP/2
 //! connection counts as one socket and carries every request of its group.
@@ -95,6 +96,14 @@ pub struct ConnectionLimits {
     pub per_host: usize,
     /// Sockets in all; Chromium: 256.
     pub total: usize,
+    /// Sockets through one proxy, whatever their origins; Chromium: 32
+    /// (`kDefaultMaxSocketsPerProxyChain`). Direct sockets do not count.
+    #[serde(default = "default_per_proxy")]
+    pub per_proxy: usize,
+}
+
+fn default_per_proxy() -> usize {
+    32
 }
 
 impl Default for ConnectionLimits {
@@ -102,6 +111,7 @@ impl Default for ConnectionLimits {
         ConnectionLimits {
             per_host: 6,
             total: 256,
+            per_proxy: default_per_proxy(),
         }
     }
 }
@@ -321,6 +331,8 @@ type Groups = HashMap<PoolKey, Group, foldhash::fast::RandomState>;
 struct State {
     groups: Groups,
     total: usize,
+    /// Sockets through each proxy (routes other than DIRECT).
+    proxied: HashMap<Arc<str>, usize, foldhash::fast::RandomState>,
     limits: ConnectionLimits,
     /// Grows with every `close_all`: counts from before are void.
     epoch: u64,
@@ -375,6 +387,7 @@ impl Default for Pool {
             state: Arc::new(Mutex::new(State {
                 groups: Groups::default(),
                 total: 0,
+                proxied: HashMap::default(),
                 limits: ConnectionLimits::default(),
                 epoch: 0,
                 seq: 0,
@@ -423,6 +436,43 @@ fn undeliverable(pool: &Pool, state: &mut State, key: &PoolKey, epoch: u64, gran
     }
 }
 
+impl PoolKey {
+    /// Whether its sockets go through a proxy.
+    fn proxied(&self) -> bool {
+        &*self.route != "DIRECT"
+    }
+}
+
+impl State {
+    /// Whether a socket more may go through `key`'s proxy (always, direct).
+    fn proxy_room(&self, key: &PoolKey) -> bool {
+        !key.proxied() || self.proxied.get(&key.route).copied().unwrap_or(0) < self.limits.per_proxy
+    }
+
+    /// One socket more counted for `key` in the pool's and its proxy's
+    /// counts (its group's is the caller's).
+    fn count(&mut self, key: &PoolKey) {
+        self.total += 1;
+        if key.proxied() {
+            *self.proxied.entry(Arc::clone(&key.route)).or_default() += 1;
+        }
+    }
+
+    /// One socket fewer counted for `key` in the pool's and its proxy's
+    /// counts.
+    fn uncount(&mut self, key: &PoolKey) {
+        self.total = self.total.saturating_sub(1);
+        if key.proxied()
+            && let Some(n) = self.proxied.get_mut(&key.route)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.proxied.remove(&key.route);
+            }
+        }
+    }
+}
+
 /// One socket of `key` is gone: its count goes to the group's next waiting
 /// request, or is freed (and then perhaps taken by a request of another
 /// group that waits only on the total limit).
@@ -439,22 +489,22 @@ fn release_locked(pool: &Pool, state: &mut State, key: &PoolKey, epoch: u64) {
         }
     }
     group.sockets = group.sockets.saturating_sub(1);
-    state.total = state.total.saturating_sub(1);
     if group.is_empty() {
         state.groups.remove(key);
     }
+    state.uncount(key);
     grant_stalled(pool, state);
 }
 
 /// While the total limit allows, hands a new socket to the best request of
-/// any group that is under its own limit.
+/// any group that is under its own limit (and its proxy's).
 fn grant_stalled(_pool: &Pool, state: &mut State) {
     let per_host = state.limits.per_host;
     while state.total < state.limits.total {
         let best = state
             .groups
             .iter()
-            .filter(|(_, g)| g.sockets < per_host)
+            .filter(|(k, g)| g.sockets < per_host && state.proxy_room(k))
             .filter_map(|(k, g)| {
                 g.waiters
                     .peek()
@@ -471,7 +521,7 @@ fn grant_stalled(_pool: &Pool, state: &mut State) {
         };
         if waiter.tx.send(Grant::Slot).is_ok() {
             group.sockets += 1;
-            state.total += 1;
+            state.count(&key);
         }
     }
 }
@@ -591,33 +641,12 @@ impl Pool {
         self.lock().limits
     }
 
-    /// New limits; requests waiting that now fit are let through.
+    /// New limits; requests waiting that now fit are let through, the
+    /// best first.
     pub fn set_limits(&self, limits: ConnectionLimits) {
         let mut state = self.lock();
         state.limits = limits;
-        // Groups now under their limit hand out sockets to their waiters.
-        let keys: Vec<PoolKey> = state.groups.keys().cloned().collect();
-        for key in keys {
-            loop {
-                if state.total >= state.limits.total {
-                    break;
-                }
-                let per_host = state.limits.per_host;
-                let Some(group) = state.groups.get_mut(&key) else {
-                    break;
-                };
-                if group.sockets >= per_host {
-                    break;
-                }
-                let Some(waiter) = group.waiters.pop() else {
-                    break;
-                };
-                if waiter.tx.send(Grant::Slot).is_ok() {
-                    group.sockets += 1;
-                    state.total += 1;
-                }
-            }
-        }
+        grant_stalled(self, &mut state);
     }
 
     fn slot(&self, key: &PoolKey, epoch: u64) -> Slot {
@@ -641,7 +670,6 @@ impl Pool {
                 let epoch = state.epoch;
                 let now = Instant::now();
                 let limits = state.limits;
-                let total = state.total;
                 let group = state.groups.entry(key.clone()).or_default();
                 group.h2.retain(|(_, sender, _)| !sender.is_closed());
                 if let Some((_, sender, addr)) = group.h2.iter().find(|(_, s, _)| s.is_ready()) {
@@ -662,22 +690,28 @@ impl Pool {
                 if let Some(idle) = found {
                     return Checkout::Idle(idle, self.slot(key, epoch));
                 }
+                let total_full = state.total >= limits.total;
+                let proxy_full = !state.proxy_room(key);
                 let group = state.groups.entry(key.clone()).or_default();
                 // A request that was woken (or finds no one waiting) may
                 // take free room; otherwise it queues behind the others.
                 let queue_free = woken || group.waiters.is_empty();
                 if group.sockets < limits.per_host && queue_free {
-                    if total < limits.total {
+                    if !total_full && !proxy_full {
                         group.sockets += 1;
-                        state.total += 1;
+                        state.count(key);
                         return Checkout::New(self.slot(key, epoch));
                     }
-                    // The pool is full: close an idle socket of another
-                    // group to make room, as Chromium does.
+                    // The pool (or the proxy's share of it) is full: close
+                    // an idle socket of another group to make room, as
+                    // Chromium does — one through the same proxy when that
+                    // is what is full.
                     if let Some(other) = state
                         .groups
                         .iter()
-                        .find(|(k, g)| *k != key && !g.idle.is_empty())
+                        .find(|(k, g)| {
+                            *k != key && !g.idle.is_empty() && (!proxy_full || k.route == key.route)
+                        })
                         .map(|(k, _)| k.clone())
                     {
                         if let Some(g) = state.groups.get_mut(&other) {
@@ -687,8 +721,10 @@ impl Pool {
                                 state.groups.remove(&other);
                             }
                         }
+                        state.uncount(&other);
                         let group = state.groups.entry(key.clone()).or_default();
                         group.sockets += 1;
+                        state.count(key);
                         return Checkout::New(self.slot(key, epoch));
                     }
                 }
@@ -733,7 +769,7 @@ impl Pool {
         let mut state = self.lock();
         let epoch = state.epoch;
         let limits = state.limits;
-        if state.total >= limits.total {
+        if state.total >= limits.total || !state.proxy_room(key) {
             return None;
         }
         let group = state.groups.entry(key.clone()).or_default();
@@ -744,7 +780,7 @@ impl Pool {
             return None;
         }
         group.sockets += 1;
-        state.total += 1;
+        state.count(key);
         Some(self.slot(key, epoch))
     }
 
@@ -888,6 +924,7 @@ impl Pool {
         let mut state = self.lock();
         state.epoch += 1;
         state.total = 0;
+        state.proxied.clear();
         let groups = std::mem::take(&mut state.groups);
         drop(state);
         for (_, group) in groups {
@@ -956,6 +993,7 @@ mod tests {
         pool.set_limits(ConnectionLimits {
             per_host: 2,
             total: 256,
+            ..ConnectionLimits::default()
         });
         let k = key("a");
         let mut slots = Vec::new();
@@ -1010,6 +1048,7 @@ mod tests {
         pool.set_limits(ConnectionLimits {
             per_host: 6,
             total: 3,
+            ..ConnectionLimits::default()
         });
         let mut slots = Vec::new();
         for host in ["a", "b", "c"] {
@@ -1040,11 +1079,75 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn sockets_through_one_proxy_are_limited_whatever_their_origins() {
+        let through = |host: &str, proxy: &str| PoolKey {
+            route: proxy.into(),
+            ..key(host)
+        };
+        let pool = Pool::default();
+        pool.set_limits(ConnectionLimits {
+            per_proxy: 3,
+            ..ConnectionLimits::default()
+        });
+        let mut slots = Vec::new();
+        for host in ["a", "b", "c"] {
+            match pool
+                .checkout(&through(host, "PROXY p:1"), Priority::Idle)
+                .await
+            {
+                Checkout::New(slot) => slots.push(slot),
+                _ => panic!("expected room"),
+            }
+        }
+        let waiting = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                matches!(
+                    pool.checkout(&through("d", "PROXY p:1"), Priority::Idle)
+                        .await,
+                    Checkout::New(_)
+                )
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !waiting.is_finished(),
+            "a fourth socket through the proxy waits, for another origin too"
+        );
+        // Direct sockets and another proxy's are not held back.
+        for other in [key("d"), through("d", "PROXY q:1")] {
+            assert!(matches!(
+                pool.checkout(&other, Priority::Idle).await,
+                Checkout::New(_)
+            ));
+        }
+        drop(slots.remove(0));
+        assert!(
+            waiting.await.unwrap_or(false),
+            "a socket freed through the proxy lets it through"
+        );
+        // b's and c's sockets are left: every other count was given back,
+        // the proxy's too — one more fits through it, and no more.
+        assert_eq!(pool.counts().1, 2);
+        let Checkout::New(_third) = pool
+            .checkout(&through("e", "PROXY p:1"), Priority::Idle)
+            .await
+        else {
+            panic!("expected room for a third socket through the proxy");
+        };
+        assert!(
+            pool.room_for(&through("f", "PROXY p:1"), 1).is_none(),
+            "and not for a fourth"
+        );
+    }
+
+    #[tokio::test]
     async fn a_waiter_that_gives_up_passes_its_turn_on() {
         let pool = Pool::default();
         pool.set_limits(ConnectionLimits {
             per_host: 1,
             total: 256,
+            ..ConnectionLimits::default()
         });
         let k = key("a");
         let Checkout::New(slot) = pool.checkout(&k, Priority::Idle).await else {

@@ -547,6 +547,7 @@ impl Session {
                 "limits": {
                     "max_sockets_per_group": pool.limits().per_host,
                     "max_socket_count": pool.limits().total,
+                    "max_sockets_per_proxy_chain": pool.limits().per_proxy,
                 },
                 "handed_out_socket_count": all - idle,
                 "idle_socket_count": idle,

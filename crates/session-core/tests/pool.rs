@@ -188,7 +188,8 @@ async fn a_group_holds_six_sockets_and_further_requests_wait() {
         ses.connections().limits(),
         ConnectionLimits {
             per_host: 6,
-            total: 256
+            total: 256,
+            per_proxy: 32,
         }
     );
     let url = server.url(false);
@@ -201,7 +202,7 @@ async fn a_group_holds_six_sockets_and_further_requests_wait() {
     let server = self::server(Mode::Hold(Duration::from_millis(100)), None);
     ses.connections().set_limits(ConnectionLimits {
         per_host: 2,
-        total: 256,
+        ..ConnectionLimits::default()
     });
     let url = server.url(false);
     get_all(&ses, &url, 6).await;
