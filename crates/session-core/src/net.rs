@@ -944,16 +944,14 @@ impl Response {
             // more at the end, to be ready for the next request).
             let lease = &mut self.lease;
             let frame = std::future::poll_fn(|cx| {
-                let mut polled =
-                    hyper::body::Body::poll_frame(std::pin::Pin::new(&mut *incoming), cx);
-                if polled.is_pending()
-                    && let Some(lease) = lease.as_mut()
-                {
-                    lease.idle.poll_driver(cx);
-                    polled = hyper::body::Body::poll_frame(std::pin::Pin::new(&mut *incoming), cx);
-                }
-                if let (std::task::Poll::Ready(None), Some(lease)) = (&polled, lease.as_mut()) {
-                    lease.idle.poll_driver(cx);
+                let Some(lease) = lease.as_mut() else {
+                    return hyper::body::Body::poll_frame(std::pin::Pin::new(&mut *incoming), cx);
+                };
+                let polled = lease.idle.poll_with(cx, |cx| {
+                    hyper::body::Body::poll_frame(std::pin::Pin::new(&mut *incoming), cx)
+                });
+                if let std::task::Poll::Ready(None) = &polled {
+                    lease.idle.drive_once(cx);
                 }
                 polled
             })
@@ -1663,8 +1661,8 @@ impl Session {
                 } => {
                     let request = head.map(|()| body);
                     log_request_headers(log, &request, false);
-                    let (sender, driver) = idle.parts();
-                    let sent = Idle::driving(driver, async {
+                    let (sender, driver, wake) = idle.parts();
+                    let sent = Idle::driving(driver, wake, async {
                         match sender.ready().await {
                             Ok(()) => sender.send_request(request).await,
                             Err(e) => Err(e),

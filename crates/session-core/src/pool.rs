@@ -138,11 +138,88 @@ pub(crate) struct PoolKey {
 /// with no hop through another task. It ends when the connection does.
 pub(crate) type Driver = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
+/// The waker a connection's driver and what a request polls beside it
+/// (its send, its response, its body) are polled with, in the request's
+/// task. They hand each other work through channels, and each hand-over
+/// wakes the other's waker: with the task's own waker that wake lands
+/// while the task is being polled, and the runtime then reschedules the
+/// task — and, multi-threaded, wakes another worker to take it: a futex
+/// and a move to another thread, every request. Here such a wake is only
+/// noted and the two are polled again at once; a wake from outside (the
+/// socket's readiness, a timer) goes to the task.
+#[derive(Default)]
+pub(crate) struct LocalWake {
+    /// The waker of the task polling now (or last).
+    task: Mutex<Option<std::task::Waker>>,
+    /// Whether the driver and its request are being polled.
+    polling: AtomicBool,
+    /// Whether a wake came while they were.
+    woken: AtomicBool,
+}
+
+impl std::task::Wake for LocalWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.polling.load(Ordering::SeqCst) {
+            self.woken.store(true, Ordering::SeqCst);
+            return;
+        }
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(task) = task {
+            task.wake();
+        }
+    }
+}
+
+impl LocalWake {
+    /// Polls `step` (a connection's driver and what waits on it) with this
+    /// waker, again while they woke each other during the poll (a few times
+    /// at most; then the task yields).
+    pub fn poll<T>(
+        self: &Arc<Self>,
+        cx: &mut std::task::Context<'_>,
+        mut step: impl FnMut(&mut std::task::Context<'_>) -> std::task::Poll<T>,
+    ) -> std::task::Poll<T> {
+        {
+            let mut task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+            if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+                *task = Some(cx.waker().clone());
+            }
+        }
+        let waker = std::task::Waker::from(Arc::clone(self));
+        let mut local = std::task::Context::from_waker(&waker);
+        for _ in 0..16 {
+            self.polling.store(true, Ordering::SeqCst);
+            let polled = step(&mut local);
+            self.polling.store(false, Ordering::SeqCst);
+            if polled.is_ready() {
+                self.woken.store(false, Ordering::SeqCst);
+                return polled;
+            }
+            if !self.woken.swap(false, Ordering::SeqCst) {
+                return std::task::Poll::Pending;
+            }
+        }
+        // Still waking each other: let the runtime run others first.
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
 /// An HTTP/1.1 connection with nothing in flight.
 pub(crate) struct Idle {
     pub sender: http1::SendRequest<ReqBody>,
     /// `None` once the connection has ended.
     driver: Option<Driver>,
+    /// What the driver and the request beside it are polled with.
+    wake: Arc<LocalWake>,
     pub addr: SocketAddr,
     pub absolute_form: bool,
     /// The socket in the net log.
@@ -167,6 +244,7 @@ impl Idle {
         Idle {
             sender,
             driver: Some(driver),
+            wake: Arc::default(),
             addr,
             absolute_form,
             socket,
@@ -232,25 +310,66 @@ impl Idle {
 
     /// `fut` (a request being sent on this connection, or its response
     /// awaited), with the connection driven while it waits.
-    pub async fn driving<F: std::future::Future>(driver: &mut Option<Driver>, fut: F) -> F::Output {
+    pub async fn driving<F: std::future::Future>(
+        driver: &mut Option<Driver>,
+        wake: &Arc<LocalWake>,
+        fut: F,
+    ) -> F::Output {
         let mut fut = std::pin::pin!(fut);
         std::future::poll_fn(|cx| {
-            if let std::task::Poll::Ready(out) = fut.as_mut().poll(cx) {
-                return std::task::Poll::Ready(out);
-            }
-            if let Some(d) = driver
-                && d.as_mut().poll(cx).is_ready()
-            {
-                *driver = None;
-            }
-            fut.as_mut().poll(cx)
+            wake.poll(cx, |cx| {
+                if let std::task::Poll::Ready(out) = fut.as_mut().poll(cx) {
+                    return std::task::Poll::Ready(out);
+                }
+                if let Some(d) = driver
+                    && d.as_mut().poll(cx).is_ready()
+                {
+                    *driver = None;
+                }
+                fut.as_mut().poll(cx)
+            })
         })
         .await
     }
 
-    /// The sender and the driver, to send a request while driving.
-    pub fn parts(&mut self) -> (&mut http1::SendRequest<ReqBody>, &mut Option<Driver>) {
-        (&mut self.sender, &mut self.driver)
+    /// The sender, the driver and their waker, to send a request while
+    /// driving.
+    pub fn parts(
+        &mut self,
+    ) -> (
+        &mut http1::SendRequest<ReqBody>,
+        &mut Option<Driver>,
+        &Arc<LocalWake>,
+    ) {
+        (&mut self.sender, &mut self.driver, &self.wake)
+    }
+
+    /// `step` (the response's body read from this connection) polled with
+    /// the connection driven beside it, under the connection's waker.
+    pub fn poll_with<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        mut step: impl FnMut(&mut std::task::Context<'_>) -> std::task::Poll<T>,
+    ) -> std::task::Poll<T> {
+        let wake = Arc::clone(&self.wake);
+        wake.poll(cx, |cx| {
+            let polled = step(cx);
+            if polled.is_ready() {
+                return polled;
+            }
+            self.poll_driver(cx);
+            step(cx)
+        })
+    }
+
+    /// Drives the connection once under its waker (after a body's end, so
+    /// that it is ready for the next request).
+    pub fn drive_once(&mut self, cx: &mut std::task::Context<'_>) {
+        let wake = Arc::clone(&self.wake);
+        let _ = wake.poll(cx, |cx| {
+            self.poll_driver(cx);
+            std::task::Poll::Ready(())
+        });
     }
 
     fn alive(&self, now: Instant) -> bool {
@@ -1221,6 +1340,58 @@ mod tests {
             .expect("the pool hung");
         assert_eq!(counts, (1, 1));
         drop(live);
+    }
+
+    #[test]
+    fn a_wake_given_while_polling_polls_again_instead_of_waking_the_task() {
+        use std::sync::atomic::AtomicUsize;
+        use std::task::{Context, Poll, Wake, Waker};
+
+        #[derive(Default)]
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let task = Arc::new(Count::default());
+        let task_waker = Waker::from(Arc::clone(&task));
+        let mut cx = Context::from_waker(&task_waker);
+        let wake = Arc::new(LocalWake::default());
+
+        // One half hands the other work (and wakes it) on the first poll;
+        // the second poll finds it done.
+        let mut polls = 0;
+        let polled = wake.poll(&mut cx, |cx| {
+            polls += 1;
+            if polls == 1 {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            } else {
+                Poll::Ready(polls)
+            }
+        });
+        assert_eq!(polled, Poll::Ready(2), "polled again at once");
+        assert_eq!(task.0.load(Ordering::SeqCst), 0, "the task was not woken");
+
+        // A wake that comes when nobody polls (the socket's readiness)
+        // reaches the task.
+        let mut kept = None;
+        let polled: Poll<()> = wake.poll(&mut cx, |cx| {
+            kept = Some(cx.waker().clone());
+            Poll::Pending
+        });
+        assert!(polled.is_pending());
+        kept.expect("a waker").wake();
+        assert_eq!(task.0.load(Ordering::SeqCst), 1);
+
+        // Halves that keep waking each other give the task a turn.
+        let polled: Poll<()> = wake.poll(&mut cx, |cx| {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        });
+        assert!(polled.is_pending());
+        assert_eq!(task.0.load(Ordering::SeqCst), 2, "the task yields");
     }
 
     #[tokio::test]
