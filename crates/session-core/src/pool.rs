@@ -288,7 +288,9 @@ impl Idle {
         if !thorough {
             return self.driver.is_some() && !self.sender.is_closed();
         }
-        std::future::poll_fn(|cx| std::task::Poll::Ready(self.poll_driver(cx))).await
+        let wake = Arc::clone(&self.wake);
+        std::future::poll_fn(|cx| wake.poll(cx, |cx| std::task::Poll::Ready(self.poll_driver(cx))))
+            .await
             && !self.peer_closed()
     }
 
