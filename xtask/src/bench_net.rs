@@ -1,8 +1,9 @@
 //! `cargo xtask bench fetch|download`: sesh's network service beside
 //! reqwest, hyper, curl and wget, on one loopback server, in one run. Each
 //! client runs in a process of its own (the `sesh-bench` binary, or the
-//! tool), so its peak memory is its own; each cell is the best of three
-//! rounds, since a shared machine only ever makes a run slower, and the
+//! tool), so its peak memory is its own; each cell is the best of five
+//! rounds for the request workloads and three for the 1 GiB downloads
+//! (a shared machine only ever makes a run slower), and the
 //! rounds of one workload take its clients in turn, so that a change in
 //! the machine's load falls on all of them.
 
@@ -14,7 +15,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
+/// Rounds of the 1 GiB downloads.
 const ROUNDS: usize = 3;
+
+/// Rounds of the request workloads: short runs, so more of them, for a
+/// best that a busy moment of the machine does not decide.
+const FETCH_ROUNDS: usize = 5;
 
 /// The longest one run may take.
 const RUN_LIMIT: Duration = Duration::from_secs(180);
@@ -170,16 +176,19 @@ fn run(cmd: &mut Command) -> anyhow::Result<(Run, Option<Value>)> {
 /// seen).
 fn best(make: impl FnMut() -> Command) -> anyhow::Result<Run> {
     let mut makers: Vec<Box<dyn FnMut() -> Command + '_>> = vec![Box::new(make)];
-    best_of_each(&mut makers)?.pop().context("no run")
+    best_of_each(&mut makers, ROUNDS)?.pop().context("no run")
 }
 
-/// The best of [`ROUNDS`] runs of each command, the rounds taken in turn
+/// The best of `rounds` runs of each command, the rounds taken in turn
 /// (one run of each, then the next round), so that a change in the
 /// machine's load during a workload falls on every client alike.
-fn best_of_each(makers: &mut [Box<dyn FnMut() -> Command + '_>]) -> anyhow::Result<Vec<Run>> {
+fn best_of_each(
+    makers: &mut [Box<dyn FnMut() -> Command + '_>],
+    rounds: usize,
+) -> anyhow::Result<Vec<Run>> {
     let mut bests: Vec<Option<Run>> = vec![None; makers.len()];
     let mut worst: Vec<(u64, u64)> = vec![(0, 0); makers.len()];
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         for (i, make) in makers.iter_mut().enumerate() {
             let (r, _) = run(&mut make())?;
             worst[i] = (worst[i].0.max(r.errors), worst[i].1.max(r.peak_kib));
@@ -407,7 +416,10 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
                 curl(lab, url, *n, *concurrency).unwrap_or_else(|_| Command::new("false"))
             }));
         }
-        for (label, run) in labels.into_iter().zip(best_of_each(&mut makers)?) {
+        for (label, run) in labels
+            .into_iter()
+            .zip(best_of_each(&mut makers, FETCH_ROUNDS)?)
+        {
             rows.push(Row {
                 workload: (*workload).to_owned(),
                 client: label,
@@ -433,7 +445,7 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
             .collect();
         for (name, run) in ["sesh", "reqwest"]
             .into_iter()
-            .zip(best_of_each(&mut makers)?)
+            .zip(best_of_each(&mut makers, FETCH_ROUNDS)?)
         {
             rows.push(Row {
                 workload: workload.to_owned(),
@@ -444,7 +456,7 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
         }
     }
 
-    println!("\n=== fetch: GETs of a 64-byte body on loopback (best of {ROUNDS}) ===");
+    println!("\n=== fetch: GETs of a 64-byte body on loopback (best of {FETCH_ROUNDS}) ===");
     println!(
         "{:<42} {:<26} {:>10} {:>7} {:>9} {:>10}",
         "workload", "client", "req/s", "errors", "peak MiB", "× reqwest"
