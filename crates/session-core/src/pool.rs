@@ -151,11 +151,17 @@ pub(crate) type Driver = std::pin::Pin<Box<dyn std::future::Future<Output = ()> 
 pub(crate) struct LocalWake {
     /// The waker of the task polling now (or last).
     task: Mutex<Option<std::task::Waker>>,
-    /// Whether the driver and its request are being polled.
-    polling: AtomicBool,
-    /// Whether a wake came while they were.
-    woken: AtomicBool,
+    /// [`NOT_POLLING`], [`POLLING`] or [`POLLING_WOKEN`]: one atomic, so a
+    /// wake either lands in a poll that will see it or wakes the task.
+    state: std::sync::atomic::AtomicU8,
 }
+
+/// Nobody polls the driver and its request.
+const NOT_POLLING: u8 = 0;
+/// They are being polled.
+const POLLING: u8 = 1;
+/// They are being polled, and one woke the other meanwhile.
+const POLLING_WOKEN: u8 = 2;
 
 impl std::task::Wake for LocalWake {
     fn wake(self: Arc<Self>) {
@@ -163,9 +169,16 @@ impl std::task::Wake for LocalWake {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if self.polling.load(Ordering::SeqCst) {
-            self.woken.store(true, Ordering::SeqCst);
-            return;
+        // Noted for a poll under way (which looks when it ends), else the
+        // task is woken.
+        match self.state.compare_exchange(
+            POLLING,
+            POLLING_WOKEN,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            Ok(_) | Err(POLLING_WOKEN) => return,
+            Err(_) => {}
         }
         let task = self
             .task
@@ -196,15 +209,11 @@ impl LocalWake {
         let waker = std::task::Waker::from(Arc::clone(self));
         let mut local = std::task::Context::from_waker(&waker);
         for _ in 0..16 {
-            self.polling.store(true, Ordering::SeqCst);
+            self.state.store(POLLING, Ordering::SeqCst);
             let polled = step(&mut local);
-            self.polling.store(false, Ordering::SeqCst);
-            if polled.is_ready() {
-                self.woken.store(false, Ordering::SeqCst);
+            let woken = self.state.swap(NOT_POLLING, Ordering::SeqCst) == POLLING_WOKEN;
+            if polled.is_ready() || !woken {
                 return polled;
-            }
-            if !self.woken.swap(false, Ordering::SeqCst) {
-                return std::task::Poll::Pending;
             }
         }
         // Still waking each other: let the runtime run others first.
@@ -1394,6 +1403,60 @@ mod tests {
         });
         assert!(polled.is_pending());
         assert_eq!(task.0.load(Ordering::SeqCst), 2, "the task yields");
+    }
+
+    #[test]
+    fn a_wake_from_another_thread_as_the_poll_ends_is_never_lost() {
+        use std::sync::atomic::AtomicUsize;
+        use std::task::{Context, Poll, Wake, Waker};
+
+        #[derive(Default)]
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        // Another thread plays the socket: as soon as it has the waker it
+        // makes its data ready and wakes it, racing the end of the poll.
+        let (give, given) = std::sync::mpsc::channel::<(Waker, Arc<AtomicBool>)>();
+        let (done_tx, done) = std::sync::mpsc::channel::<()>();
+        let socket = std::thread::spawn(move || {
+            for (waker, ready) in given {
+                ready.store(true, Ordering::SeqCst);
+                waker.wake();
+                let _ = done_tx.send(());
+            }
+        });
+        let mut lost = 0;
+        for _ in 0..20_000 {
+            let task = Arc::new(Count::default());
+            let task_waker = Waker::from(Arc::clone(&task));
+            let mut cx = Context::from_waker(&task_waker);
+            let wake = Arc::new(LocalWake::default());
+            let ready = Arc::new(AtomicBool::new(false));
+            let mut handed = false;
+            let polled = wake.poll(&mut cx, |cx| {
+                if ready.load(Ordering::SeqCst) {
+                    return Poll::Ready(());
+                }
+                if !handed {
+                    handed = true;
+                    let _ = give.send((cx.waker().clone(), Arc::clone(&ready)));
+                    std::hint::spin_loop();
+                }
+                Poll::Pending
+            });
+            done.recv().unwrap();
+            // Pending with the data ready and the task never woken would
+            // leave the request hanging.
+            if polled.is_pending() && task.0.load(Ordering::SeqCst) == 0 {
+                lost += 1;
+            }
+        }
+        drop(give);
+        socket.join().unwrap();
+        assert_eq!(lost, 0, "wakes lost");
     }
 
     #[tokio::test]
