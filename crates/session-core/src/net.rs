@@ -1618,7 +1618,11 @@ impl Session {
         let mut resends = 0;
         let (response, remote_addr, lease) = loop {
             let closings = self.connections().closings();
-            let conn = self.acquire(request, url, &host, port, https, log).await?;
+            // After a pooled socket closed under it, the request checks
+            // the next ones before it goes on them.
+            let conn = self
+                .acquire(request, url, (&host, port, https), resends > 0, log)
+                .await?;
             let absolute_form = matches!(&conn, Conn::H1 { idle, .. } if idle.absolute_form);
             let mut head = self.request_head(request, &headers)?;
             if !conditional.is_empty() {
@@ -1849,14 +1853,15 @@ impl Session {
     /// A connection for `url`: a pooled one of its group, or a new one —
     /// direct, or through the first proxy of the session's answer for it
     /// that can be reached (a proxy that cannot is marked bad, as Chromium
-    /// does, and the next one is tried).
+    /// does, and the next one is tried). A pooled socket is checked for the
+    /// other side's close first when the request is `careful` (it met one
+    /// already), unsafe, or has a streamed body.
     async fn acquire(
         &self,
         request: &Request,
         url: &Url,
-        host: &str,
-        port: u16,
-        https: bool,
+        (host, port, https): (&str, u16, bool),
+        careful: bool,
         log: &ReqLog,
     ) -> Result<Conn, FetchError> {
         let servers = if request.bypass_proxy {
@@ -1898,7 +1903,8 @@ impl Session {
                     // a closing server must not see, or that could not be
                     // sent again.
                     Checkout::Idle(mut idle, slot) => {
-                        let thorough = request.body_stream.is_some() || !is_safe(&request.method);
+                        let thorough =
+                            careful || request.body_stream.is_some() || !is_safe(&request.method);
                         if idle.usable(thorough).await {
                             break Checkout::Idle(idle, slot);
                         }

@@ -31,6 +31,9 @@ enum Mode {
     /// Answers one request, waits this long, then closes the connection
     /// without saying so: the close comes while the socket waits idle.
     CloseWhileIdle(Duration),
+    /// Waits this long after the connection opens, then closes it without
+    /// a word, asked or not.
+    CloseUnasked(Duration),
 }
 
 /// A keep-alive HTTP/1.1 server on 127.0.0.1 that counts what it sees.
@@ -44,6 +47,10 @@ struct Server {
 /// Serves requests on one connection until it closes.
 fn serve<S: Read + Write>(stream: S, mode: Mode, counters: [Arc<AtomicUsize>; 3], conn: usize) {
     let [requests, busy, busiest] = counters;
+    if let Mode::CloseUnasked(pause) = mode {
+        std::thread::sleep(pause);
+        return;
+    }
     let mut reader = BufReader::new(stream);
     for nth in 1.. {
         let mut first = String::new();
@@ -412,6 +419,45 @@ async fn a_safe_request_that_meets_a_closed_socket_is_sent_again() {
     reuses_of_closed_sockets(http::Method::GET, 100, false).await;
     // Over TLS too, where the close comes as close_notify and a FIN.
     reuses_of_closed_sockets(http::Method::GET, 50, true).await;
+}
+
+#[tokio::test]
+async fn a_request_that_met_a_closed_socket_checks_the_next_ones() {
+    use sesh_core::net::NetLogOptions;
+
+    let server = server(Mode::CloseUnasked(Duration::from_millis(100)), None);
+    let (tmp, _, sessions) = fresh();
+    let ses = sessions
+        .from_partition("pool-careful", Default::default())
+        .unwrap();
+    let url = server.url(false);
+    assert_eq!(ses.preconnect(url.as_str(), 3).await.unwrap(), 3);
+    // The server closes all three while they wait (no sweep comes yet).
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(ses.connections().idle(), 3);
+    let log = tmp.path().join("net.json");
+    ses.net_log()
+        .start_logging(&log, NetLogOptions::default())
+        .await
+        .unwrap();
+    // The GET goes on the first idle socket unchecked and meets the
+    // close; sent again, it checks the next ones, finds them closed too
+    // and opens a new connection — which this server closes unasked as
+    // well, so the request fails; what counts is how it got there.
+    let _ = ses.fetch(Request::get(url.clone())).await;
+    ses.net_log().stop_logging().await.unwrap();
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&log).unwrap()).unwrap();
+    let reused = &log["constants"]["logEventTypes"]["SOCKET_POOL_REUSED_AN_EXISTING_SOCKET"];
+    let tries = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == *reused)
+        .count();
+    assert_eq!(tries, 1, "only the first closed socket was tried");
+    assert_eq!(server.accepts(), 4, "then a new connection");
+    assert_eq!(ses.connections().idle(), 0);
 }
 
 #[tokio::test]
