@@ -1117,6 +1117,27 @@ mod tests {
         }
     }
 
+    /// New sockets for `full` (each must get one), and a task asking for
+    /// one more for `next`, which answers whether it got a new socket.
+    async fn fill_then_ask(
+        pool: &Pool,
+        full: [PoolKey; 3],
+        next: PoolKey,
+    ) -> (Vec<Slot>, tokio::task::JoinHandle<bool>) {
+        let mut slots = Vec::new();
+        for k in full {
+            match pool.checkout(&k, Priority::Idle).await {
+                Checkout::New(slot) => slots.push(slot),
+                _ => panic!("expected room"),
+            }
+        }
+        let pool = pool.clone();
+        let waiting = tokio::spawn(async move {
+            matches!(pool.checkout(&next, Priority::Idle).await, Checkout::New(_))
+        });
+        (slots, waiting)
+    }
+
     #[tokio::test]
     async fn a_full_group_makes_requests_wait_and_serves_them_by_priority() {
         let pool = Pool::default();
@@ -1180,22 +1201,8 @@ mod tests {
             total: 3,
             ..ConnectionLimits::default()
         });
-        let mut slots = Vec::new();
-        for host in ["a", "b", "c"] {
-            match pool.checkout(&key(host), Priority::Idle).await {
-                Checkout::New(slot) => slots.push(slot),
-                _ => panic!("expected room"),
-            }
-        }
-        let waiting = {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                matches!(
-                    pool.checkout(&key("d"), Priority::Idle).await,
-                    Checkout::New(_)
-                )
-            })
-        };
+        let (mut slots, waiting) =
+            fill_then_ask(&pool, [key("a"), key("b"), key("c")], key("d")).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(
             !waiting.is_finished(),
@@ -1219,26 +1226,13 @@ mod tests {
             per_proxy: 3,
             ..ConnectionLimits::default()
         });
-        let mut slots = Vec::new();
-        for host in ["a", "b", "c"] {
-            match pool
-                .checkout(&through(host, "PROXY p:1"), Priority::Idle)
-                .await
-            {
-                Checkout::New(slot) => slots.push(slot),
-                _ => panic!("expected room"),
-            }
-        }
-        let waiting = {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                matches!(
-                    pool.checkout(&through("d", "PROXY p:1"), Priority::Idle)
-                        .await,
-                    Checkout::New(_)
-                )
-            })
-        };
+        let p = "PROXY p:1";
+        let (mut slots, waiting) = fill_then_ask(
+            &pool,
+            [through("a", p), through("b", p), through("c", p)],
+            through("d", p),
+        )
+        .await;
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(
             !waiting.is_finished(),
@@ -1353,18 +1347,20 @@ mod tests {
         drop(live);
     }
 
+    /// A task's waker that counts its wakes.
+    #[derive(Default)]
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
     #[test]
     fn a_wake_given_while_polling_polls_again_instead_of_waking_the_task() {
-        use std::sync::atomic::AtomicUsize;
-        use std::task::{Context, Poll, Wake, Waker};
+        use std::task::{Context, Poll, Waker};
 
-        #[derive(Default)]
-        struct Count(AtomicUsize);
-        impl Wake for Count {
-            fn wake(self: Arc<Self>) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
         let task = Arc::new(Count::default());
         let task_waker = Waker::from(Arc::clone(&task));
         let mut cx = Context::from_waker(&task_waker);
@@ -1407,16 +1403,8 @@ mod tests {
 
     #[test]
     fn a_wake_from_another_thread_as_the_poll_ends_is_never_lost() {
-        use std::sync::atomic::AtomicUsize;
-        use std::task::{Context, Poll, Wake, Waker};
+        use std::task::{Context, Poll, Waker};
 
-        #[derive(Default)]
-        struct Count(AtomicUsize);
-        impl Wake for Count {
-            fn wake(self: Arc<Self>) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
         // Another thread plays the socket: as soon as it has the waker it
         // makes its data ready and wakes it, racing the end of the poll.
         let (give, given) = std::sync::mpsc::channel::<(Waker, Arc<AtomicBool>)>();
