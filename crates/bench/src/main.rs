@@ -519,10 +519,17 @@ fn reqwest_client(options: &FetchOptions) -> anyhow::Result<reqwest::Client> {
 async fn fetch_reqwest(options: &FetchOptions) -> anyhow::Result<usize> {
     let client = reqwest_client(options)?;
     let url = options.url.clone();
+    let fresh = options.fresh;
     Ok(spread(options, move || {
         let (client, url) = (client.clone(), url.clone());
         async move {
-            let mut response = client.get(url).send().await?;
+            let mut request = client.get(url);
+            if fresh {
+                // The same exchange as every client's: the request asks the
+                // server to close.
+                request = request.header(http::header::CONNECTION, "close");
+            }
+            let mut response = request.send().await?;
             if response.status() != 200 {
                 bail!("status {}", response.status());
             }
@@ -594,6 +601,9 @@ async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<usize> {
             tokio::spawn(connection);
             let request = http::Request::get(url.path())
                 .header(http::header::HOST, url.host_str().unwrap_or_default())
+                // The same exchange as every client's: the request asks
+                // the server to close.
+                .header(http::header::CONNECTION, "close")
                 .body(Full::new(Bytes::new()))?;
             let mut response = sender.send_request(request).await?;
             while let Some(frame) = response.body_mut().frame().await {
