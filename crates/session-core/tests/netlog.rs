@@ -67,6 +67,18 @@ async fn get(session: &Session, url: Url) -> Vec<u8> {
 }
 
 /// The log file, parsed.
+/// Starts `session`'s net log in `dir`/net.json with the default options;
+/// the file's path.
+async fn start(session: &Session, dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("net.json");
+    session
+        .net_log()
+        .start_logging(&path, NetLogOptions::default())
+        .await
+        .unwrap();
+    path
+}
+
 fn read_log(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap();
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
@@ -419,12 +431,7 @@ async fn a_failed_request_ends_with_its_net_error() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap()
     };
-    let path = tmp.path().join("net.json");
-    session
-        .net_log()
-        .start_logging(&path, NetLogOptions::default())
-        .await
-        .unwrap();
+    let path = start(&session, tmp.path()).await;
     let err = session
         .fetch(Request::get(url(closed, "/")))
         .await
@@ -525,12 +532,7 @@ async fn pac_alerts_and_errors_go_to_the_net_log() {
         })
         .await
         .unwrap();
-    let path = tmp.path().join("net.json");
-    session
-        .net_log()
-        .start_logging(&path, NetLogOptions::default())
-        .await
-        .unwrap();
+    let path = start(&session, tmp.path()).await;
     assert_eq!(
         session.resolve_proxy("http://example.test/").await.unwrap(),
         "PROXY p.test:8080;DIRECT"
@@ -580,12 +582,7 @@ async fn a_request_given_up_before_its_end_is_cancelled() {
         .from_partition("given-up", Default::default())
         .unwrap();
     let addr = server();
-    let path = tmp.path().join("net.json");
-    session
-        .net_log()
-        .start_logging(&path, NetLogOptions::default())
-        .await
-        .unwrap();
+    let path = start(&session, tmp.path()).await;
     // Read to the end: no error.
     get(&session, url(addr, "/whole")).await;
     // Dropped before the body is read: cancelled.
