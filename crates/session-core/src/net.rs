@@ -846,9 +846,6 @@ impl Response {
 
     /// What webRequest's events tell of this response.
     fn details(&self) -> ResponseDetails {
-        if let Some(shown) = &self.shown {
-            return ResponseDetails::clone(shown);
-        }
         ResponseDetails::of(
             self.version,
             self.status,
@@ -1474,11 +1471,9 @@ impl Session {
         // validators), which the webRequest hooks may change.
         let mut headers = self.outgoing_headers(request, https, asked_encoding)?;
         let hooks = &log.hooks;
-        // What the hooks were shown, while it is what will be sent: the
-        // next hook is shown the same copy.
-        // The headers are lent to the hooks, not copied: the map is shared
-        // while they look, and taken back after (copied only if a hook
-        // kept its details).
+        // The headers are lent to the hooks, not copied: while they are
+        // what will be sent, each hook is shown the same shared map, taken
+        // back after (copied only if a hook kept its details).
         let mut shown = None;
         if hooks.web.has(Stage::BeforeSendHeaders)
             && let Some(hook) = hooks.web.before_send_headers(url, hooks.kind)
