@@ -850,6 +850,14 @@ fn through_a_pac_proxy(sessions: &Sessions) -> anyhow::Result<()> {
             ses.connections().idle()
         );
         println!("  the certificate was checked against the tour's CA, once per connection");
+        let limits = ses.connections().limits();
+        println!(
+            "  the pool's limits (Chromium's): {} sockets per host, {} through one proxy, {} in all; idle sockets looked over every {} s",
+            limits.per_host,
+            limits.per_proxy,
+            limits.total,
+            sesh::net::IDLE_SWEEP_INTERVAL.as_secs()
+        );
         ses.set_proxy(ProxyConfig::default()).await?;
         ses.net_log().stop_logging().await?;
         anyhow::Ok(())
