@@ -44,7 +44,7 @@ pub use certificate::{Certificate, CertificatePrincipal, der_from_pem, fingerpri
 pub use error::{Error, Result};
 pub use net_error::NetError;
 pub use rustls_pki_types::{CertificateDer, UnixTime};
-pub use ssl::SslConfig;
+pub use ssl::{SslConfig, chromium_cipher_suites, has_aes_hardware};
 pub use verifier::{
     BoxFuture, CertVerifier, ConnectError, DefaultVerification, VerifierStats, VerifyOutcome,
     VerifyRequest, peer_chain,

@@ -44,6 +44,50 @@ fn version_rank(field: &'static str, name: &str) -> Result<u8> {
     })
 }
 
+/// The cipher suites Chromium offers that rustls implements, by IANA
+/// number, in the order Chromium's ClientHello lists them.
+///
+/// TLS 1.3 first: AES-128-GCM, AES-256-GCM, then ChaCha20-Poly1305 — or
+/// ChaCha20-Poly1305 first on a CPU without AES instructions, where
+/// BoringSSL puts it first (`ssl_write_client_cipher_list`), since AES in
+/// software is slower and not constant-time. Then TLS 1.2's ECDHE AEAD
+/// suites as Chromium lists them: AES-128-GCM (ECDSA, RSA), AES-256-GCM
+/// (ECDSA, RSA), ChaCha20-Poly1305 (ECDSA, RSA). A server that follows the
+/// client's preference (most do, rustls's by default) picks the first it
+/// supports.
+pub fn chromium_cipher_suites(aes_hardware: bool) -> [u16; 9] {
+    const AES_128: u16 = 0x1301;
+    const AES_256: u16 = 0x1302;
+    const CHACHA: u16 = 0x1303;
+    let tls13 = if aes_hardware {
+        [AES_128, AES_256, CHACHA]
+    } else {
+        [CHACHA, AES_128, AES_256]
+    };
+    [
+        tls13[0], tls13[1], tls13[2], 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8,
+    ]
+}
+
+/// Whether this CPU has the instructions for fast, constant-time AES-GCM
+/// (BoringSSL's `EVP_has_aes_hardware`: AES-NI and PCLMULQDQ on x86, the
+/// AES and PMULL extensions on ARMv8).
+pub fn has_aes_hardware() -> bool {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    {
+        std::arch::is_x86_feature_detected!("aes")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("aes")
+    }
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
 /// What an [`SslConfig`] allows, checked.
 #[derive(Debug, Clone)]
 pub(crate) struct SslSettings {
@@ -74,7 +118,12 @@ impl SslConfig {
             versions.push(&rustls::version::TLS12);
         }
         let base = rustls::crypto::ring::default_provider();
-        let suites: Vec<SupportedCipherSuite> = base
+        let order = chromium_cipher_suites(has_aes_hardware());
+        let rank = |s: &SupportedCipherSuite| {
+            let n = u16::from(s.suite());
+            order.iter().position(|&o| o == n).unwrap_or(order.len())
+        };
+        let mut suites: Vec<SupportedCipherSuite> = base
             .cipher_suites
             .iter()
             .copied()
@@ -90,6 +139,8 @@ impl SslConfig {
         if suites.is_empty() {
             return Err(Error::NoCipherSuites);
         }
+        // Chromium's order, not rustls's (which puts AES-256 first).
+        suites.sort_by_key(rank);
         // Chromium's groups, in its order: the hybrid first, then X25519
         // (sent along with it), P-256, P-384.
         let mut kx_groups = vec![crate::kx::X25519MLKEM768];

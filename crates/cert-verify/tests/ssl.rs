@@ -251,3 +251,87 @@ fn x25519mlkem768_is_offered_first_with_x25519_beside_it() {
     );
     assert_eq!(negotiated(&verifier, tls12), (NamedGroup::X25519, false));
 }
+
+#[test]
+fn chromiums_suite_order_puts_chacha_first_only_without_aes_hardware() {
+    use sesh_cert_verify::chromium_cipher_suites;
+    // Chromium's ClientHello (BoringSSL with Chromium's cipher string), less
+    // the CBC and RSA-key-exchange suites rustls does not implement.
+    assert_eq!(
+        chromium_cipher_suites(true),
+        [
+            0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8
+        ]
+    );
+    assert_eq!(
+        chromium_cipher_suites(false),
+        [
+            0x1303, 0x1301, 0x1302, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8
+        ]
+    );
+}
+
+/// The cipher suites of the ClientHello a verifier sends with `config`, as
+/// a server reads them off the wire.
+fn offered_suites(config: &SslConfig) -> Vec<u16> {
+    let verifier = CertVerifier::without_system_roots();
+    verifier.set_ssl_config(config.clone()).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = std::thread::spawn(move || {
+        let rt = crate::support::runtime();
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        // The server hangs up after reading the hello: the handshake fails.
+        let _ = verifier.connect_blocking(&rt, &mut tcp, "tls.test");
+    });
+    let (mut socket, _) = listener.accept().unwrap();
+    let mut acceptor = rustls::server::Acceptor::default();
+    let accepted = loop {
+        acceptor.read_tls(&mut socket).unwrap();
+        if let Some(accepted) = acceptor.accept().unwrap() {
+            break accepted;
+        }
+    };
+    let suites = accepted
+        .client_hello()
+        .cipher_suites()
+        .iter()
+        .map(|&s| u16::from(s))
+        // The renegotiation signal, not a suite.
+        .filter(|&s| s != 0x00FF)
+        .collect();
+    drop(socket);
+    client.join().unwrap();
+    suites
+}
+
+#[test]
+fn the_client_hello_lists_chromiums_suites_in_chromiums_order() {
+    use sesh_cert_verify::{chromium_cipher_suites, has_aes_hardware};
+    let order = chromium_cipher_suites(has_aes_hardware());
+    assert_eq!(offered_suites(&SslConfig::default()), order);
+    // Disabling a TLS 1.2 suite takes it out and keeps the order.
+    let without: Vec<u16> = order.iter().copied().filter(|&s| s != 0xC02F).collect();
+    assert_eq!(offered_suites(&config(None, None, &[0xC02F])), without);
+    // TLS 1.3 only: its three suites, still in Chromium's order.
+    assert_eq!(
+        offered_suites(&config(Some("tls1.3"), None, &[])),
+        order[..3].to_vec()
+    );
+}
+
+#[test]
+fn a_server_that_follows_the_client_picks_chromiums_first_suite() {
+    use sesh_cert_verify::{chromium_cipher_suites, has_aes_hardware};
+    let s = servers();
+    let rt = crate::support::runtime();
+    let mut tcp = std::net::TcpStream::connect(s.tls13).unwrap();
+    let (conn, outcome) = s
+        .verifier
+        .connect_blocking(&rt, &mut tcp, "tls.test")
+        .unwrap();
+    assert!(outcome.result.is_ok());
+    let suite = u16::from(conn.negotiated_cipher_suite().unwrap().suite());
+    // rustls's own first choice would be AES-256-GCM (0x1302).
+    assert_eq!(suite, chromium_cipher_suites(has_aes_hardware())[0]);
+}
