@@ -130,16 +130,14 @@ fn main() -> anyhow::Result<()> {
                     jar,
                     hooks,
                 };
-                let started = Instant::now();
-                let errors = match client {
+                let run = match client {
                     Client::Sesh => fetch_sesh(&options).await?,
                     Client::Reqwest => fetch_reqwest(&options).await?,
                     Client::Hyper => fetch_hyper(&options).await?,
                 };
-                let seconds = started.elapsed().as_secs_f64();
                 println!(
                     "{}",
-                    json!({"requests": options.requests, "errors": errors, "seconds": seconds})
+                    json!({"requests": options.requests, "errors": run.errors, "seconds": run.seconds})
                 );
                 Ok(())
             }
@@ -332,7 +330,18 @@ struct FetchOptions {
 
 /// Runs `one` `requests` times over `concurrency` tasks; returns how many
 /// failed.
-async fn spread<F, Fut>(options: &FetchOptions, one: F) -> usize
+/// What a fetch workload measured.
+struct Run {
+    /// Requests that failed.
+    errors: usize,
+    /// From the first request sent to the last one answered: the client is
+    /// built before the clock starts, whichever client it is (sesh opens a
+    /// partition on disk, reqwest loads its roots, hyper has nothing to
+    /// build), so the rate is the requests' alone.
+    seconds: f64,
+}
+
+async fn spread<F, Fut>(options: &FetchOptions, one: F) -> Run
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -340,6 +349,7 @@ where
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
     let total = options.requests;
+    let started = Instant::now();
     let tasks: Vec<_> = (0..options.concurrency)
         .map(|_| {
             let (next, errors, one) = (next.clone(), errors.clone(), one.clone());
@@ -358,7 +368,10 @@ where
     for task in tasks {
         let _ = task.await;
     }
-    errors.load(Ordering::Relaxed)
+    Run {
+        errors: errors.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+    }
 }
 
 async fn sesh_session(
@@ -389,7 +402,7 @@ async fn sesh_session(
     Ok((dir, ses))
 }
 
-async fn fetch_sesh(options: &FetchOptions) -> anyhow::Result<usize> {
+async fn fetch_sesh(options: &FetchOptions) -> anyhow::Result<Run> {
     let (_dir, ses) = sesh_session(options.ca.as_deref(), options.proxy.as_deref()).await?;
     if let Some(per_host) = options.per_host {
         ses.connections()
@@ -433,7 +446,7 @@ async fn fetch_sesh(options: &FetchOptions) -> anyhow::Result<usize> {
             }
         })
     };
-    let errors = spread(options, move || {
+    let run = spread(options, move || {
         let (ses, url, done) = (ses.clone(), url.clone(), done.clone());
         async move {
             let mut request = sesh_core::net::Request::get(url);
@@ -454,7 +467,7 @@ async fn fetch_sesh(options: &FetchOptions) -> anyhow::Result<usize> {
     })
     .await;
     watchdog.abort();
-    Ok(errors)
+    Ok(run)
 }
 
 /// A hook at each stage of webRequest, each doing a little work (counting
@@ -516,7 +529,7 @@ fn reqwest_client(options: &FetchOptions) -> anyhow::Result<reqwest::Client> {
     Ok(builder.build()?)
 }
 
-async fn fetch_reqwest(options: &FetchOptions) -> anyhow::Result<usize> {
+async fn fetch_reqwest(options: &FetchOptions) -> anyhow::Result<Run> {
     let client = reqwest_client(options)?;
     let url = options.url.clone();
     let fresh = options.fresh;
@@ -543,7 +556,7 @@ async fn fetch_reqwest(options: &FetchOptions) -> anyhow::Result<usize> {
 /// hyper-util's pooled client for http; for https with `--fresh`, hyper's
 /// connection API over tokio-rustls, one connection a request (what
 /// hyper-rustls does).
-async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<usize> {
+async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<Run> {
     if options.proxy.is_some() {
         bail!("the hyper peer runs without a proxy");
     }
