@@ -72,6 +72,11 @@ enum Command {
         /// sesh only: a webRequest hook at each of the eight stages.
         #[arg(long)]
         hooks: bool,
+        /// hyper only (https, `--fresh`): offer the cipher suites in
+        /// Chromium's order, as sesh does, instead of rustls's — to tell
+        /// how much of a difference the suite a server settles on makes.
+        #[arg(long)]
+        chromium_suites: bool,
     },
     /// Streams one response body to a file.
     Download {
@@ -117,6 +122,7 @@ fn main() -> anyhow::Result<()> {
                 per_host,
                 jar,
                 hooks,
+                chromium_suites,
             } => {
                 let ca = ca.map(std::fs::read_to_string).transpose()?;
                 let options = FetchOptions {
@@ -129,6 +135,7 @@ fn main() -> anyhow::Result<()> {
                     per_host,
                     jar,
                     hooks,
+                    chromium_suites,
                 };
                 let run = match client {
                     Client::Sesh => fetch_sesh(&options).await?,
@@ -326,6 +333,7 @@ struct FetchOptions {
     per_host: Option<usize>,
     jar: Option<PathBuf>,
     hooks: bool,
+    chromium_suites: bool,
 }
 
 /// Runs `one` `requests` times over `concurrency` tasks; returns how many
@@ -587,12 +595,18 @@ async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<Run> {
     ) {
         roots.add(cert?)?;
     }
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let mut provider = rustls::crypto::ring::default_provider();
+    if options.chromium_suites {
+        let order = sesh_core::tls::chromium_cipher_suites(sesh_core::tls::has_aes_hardware());
+        provider.cipher_suites.sort_by_key(|s| {
+            let n = u16::from(s.suite());
+            order.iter().position(|&o| o == n).unwrap_or(order.len())
+        });
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let addr: SocketAddr = format!(
