@@ -762,6 +762,8 @@ impl CertVerifier {
             .with_custom_certificate_verifier(Arc::new(HandshakeOnlyVerifier { provider }))
             .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        config.resumption =
+            rustls::client::Resumption::store(Arc::new(SessionCache::new(SESSION_CACHE_ENTRIES)));
         (Arc::new(config), ssl.2)
     }
 
@@ -979,6 +981,68 @@ impl ServerCertVerifier for HandshakeOnlyVerifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+/// Servers whose TLS sessions a client configuration remembers: Chromium's
+/// `SSLClientSessionCache` holds 1,024.
+const SESSION_CACHE_ENTRIES: usize = 1024;
+
+/// A client configuration's TLS session cache: rustls's in-memory one, less
+/// its key-exchange hint. rustls remembers the group each server chose and
+/// sends only that group's key share to it next time; Chromium sends its
+/// X25519MLKEM768 share (with the X25519 share beside it) in every
+/// ClientHello, so a server that gains ML-KEM gets the hybrid at once,
+/// rather than settling for the classical share it was sent. Tickets and
+/// TLS 1.2 sessions are kept as rustls keeps them.
+#[derive(Debug)]
+struct SessionCache(rustls::client::ClientSessionMemoryCache);
+
+impl SessionCache {
+    fn new(entries: usize) -> Self {
+        SessionCache(rustls::client::ClientSessionMemoryCache::new(entries))
+    }
+}
+
+impl rustls::client::ClientSessionStore for SessionCache {
+    fn set_kx_hint(&self, _: ServerName<'static>, _: rustls::NamedGroup) {}
+
+    fn kx_hint(&self, _: &ServerName<'_>) -> Option<rustls::NamedGroup> {
+        None
+    }
+
+    fn set_tls12_session(
+        &self,
+        server_name: ServerName<'static>,
+        value: rustls::client::Tls12ClientSessionValue,
+    ) {
+        self.0.set_tls12_session(server_name, value);
+    }
+
+    fn tls12_session(
+        &self,
+        server_name: &ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.0.tls12_session(server_name)
+    }
+
+    fn remove_tls12_session(&self, server_name: &ServerName<'static>) {
+        self.0.remove_tls12_session(server_name);
+    }
+
+    fn insert_tls13_ticket(
+        &self,
+        server_name: ServerName<'static>,
+        value: rustls::client::Tls13ClientSessionValue,
+    ) {
+        self.0.insert_tls13_ticket(server_name, value);
+    }
+
+    fn take_tls13_ticket(
+        &self,
+        server_name: &ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        self.0.take_tls13_ticket(server_name)
     }
 }
 

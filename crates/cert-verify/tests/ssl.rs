@@ -335,3 +335,91 @@ fn a_server_that_follows_the_client_picks_chromiums_first_suite() {
     // rustls's own first choice would be AES-256-GCM (0x1302).
     assert_eq!(suite, chromium_cipher_suites(has_aes_hardware())[0]);
 }
+
+/// The groups of the key shares in a ClientHello record, read off the wire.
+fn key_share_groups(record: &[u8]) -> Vec<u16> {
+    let u16_at = |at: usize| u16::from_be_bytes([record[at], record[at + 1]]);
+    // Record header (5), handshake header (4), version (2), random (32).
+    let mut at = 5 + 4 + 2 + 32;
+    at += 1 + usize::from(record[at]); // session id
+    at += 2 + usize::from(u16_at(at)); // cipher suites
+    at += 1 + usize::from(record[at]); // compression methods
+    let end = at + 2 + usize::from(u16_at(at));
+    at += 2;
+    while at < end {
+        let (kind, len) = (u16_at(at), usize::from(u16_at(at + 2)));
+        if kind == 0x0033 {
+            let mut groups = Vec::new();
+            let mut share = at + 6;
+            while share < at + 4 + len {
+                groups.push(u16_at(share));
+                share += 4 + usize::from(u16_at(share + 2));
+            }
+            return groups;
+        }
+        at += 4 + len;
+    }
+    Vec::new()
+}
+
+/// A relay to `server` that keeps the first record each client sends.
+fn hello_recorder(
+    server: std::net::SocketAddr,
+) -> (std::net::SocketAddr, std::sync::mpsc::Receiver<Vec<u8>>) {
+    use std::io::{Read, Write};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let mut upstream = std::net::TcpStream::connect(server).unwrap();
+            let mut record = vec![0u8; 5];
+            client.read_exact(&mut record).unwrap();
+            let len = usize::from(u16::from_be_bytes([record[3], record[4]]));
+            record.resize(5 + len, 0);
+            client.read_exact(&mut record[5..]).unwrap();
+            upstream.write_all(&record).unwrap();
+            tx.send(record).unwrap();
+            let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            std::thread::spawn(move || std::io::copy(&mut u2, &mut c2));
+            std::thread::spawn(move || std::io::copy(&mut client, &mut upstream));
+        }
+    });
+    (addr, rx)
+}
+
+#[test]
+fn every_client_hello_carries_the_hybrid_share_as_chromiums_do() {
+    use std::io::{Read, Write};
+
+    let root = Ca::root("share root");
+    let leaf = root.leaf(&["tls.test"]);
+    let verifier = CertVerifier::without_system_roots();
+    verifier.add_root_pem(&root.pem).unwrap();
+    // A server without ML-KEM: it settles on X25519 each time.
+    let server = serve(vec![leaf.der.clone()], &leaf.key, ServerOptions::default());
+    let (relay, hellos) = hello_recorder(server);
+    let rt = crate::support::runtime();
+    let mut kinds = Vec::new();
+    for _ in 0..3 {
+        let mut tcp = std::net::TcpStream::connect(relay).unwrap();
+        let (conn, outcome) = verifier
+            .connect_blocking(&rt, &mut tcp, "tls.test")
+            .unwrap();
+        assert!(outcome.result.is_ok());
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        tls.write_all(b"hello").unwrap();
+        let mut answer = [0u8; 5];
+        tls.read_exact(&mut answer).unwrap();
+        kinds.push(tls.conn.handshake_kind());
+        let groups = key_share_groups(&hellos.recv().unwrap());
+        // X25519MLKEM768, then X25519 — not only the group the server
+        // chose last time, which is what rustls sends by itself.
+        assert_eq!(groups, [0x11EC, 0x001D]);
+    }
+    // Sessions still resume.
+    assert_eq!(kinds[0], Some(rustls::HandshakeKind::Full));
+    assert_eq!(kinds[2], Some(rustls::HandshakeKind::Resumed));
+}
