@@ -3,7 +3,7 @@
 //! a recorded session stays secret even against a future quantum computer.
 //!
 //! rustls's `ring` provider has no ML-KEM, so the group is put together
-//! here from RustCrypto's `ml-kem` and ring's X25519, following
+//! here from libcrux's ML-KEM-768 and ring's X25519, following
 //! draft-ietf-tls-ecdhe-mlkem: the client's share is the ML-KEM
 //! encapsulation key followed by its X25519 public key (1216 bytes), the
 //! server's the ML-KEM ciphertext followed by its X25519 public key
@@ -12,8 +12,7 @@
 //! same key), so a server without ML-KEM answers at once, without a
 //! HelloRetryRequest.
 
-use ml_kem::ml_kem_768::{DecapsulationKey, EncapsulationKey};
-use ml_kem::{Decapsulate, KeyExport, Seed};
+use libcrux_ml_kem::mlkem768::{self, MlKem768Ciphertext, MlKem768PrivateKey, MlKem768PublicKey};
 use ring::agreement::{self, EphemeralPrivateKey, UnparsedPublicKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use rustls::crypto::{ActiveKeyExchange, CompletedKeyExchange, SharedSecret, SupportedKxGroup};
@@ -26,6 +25,8 @@ const ENCAPSULATION_KEY: usize = 1184;
 const CIPHERTEXT: usize = 1088;
 /// Bytes of an X25519 public key.
 const X25519_KEY: usize = 32;
+/// Bytes of an ML-KEM-768 decapsulation key (expanded form).
+const DECAPSULATION_KEY: usize = 2400;
 
 /// The X25519MLKEM768 group (code point `0x11ec`), for clients and
 /// servers. sesh's TLS configurations offer it first, as Chromium does.
@@ -63,11 +64,12 @@ fn x25519_agree(private: EphemeralPrivateKey, peer: &[u8]) -> Result<Vec<u8>, Er
 impl SupportedKxGroup for X25519MlKem768 {
     fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, Error> {
         let rng = SystemRandom::new();
-        let seed: [u8; 64] = random(&rng)?;
-        let decapsulation = DecapsulationKey::from_seed(Seed::from(seed));
+        let seed = zeroize::Zeroizing::new(random::<64>(&rng)?);
+        let pair = mlkem768::generate_key_pair(*seed);
+        let decapsulation = zeroize::Zeroizing::new(*pair.sk());
         let (x25519, x25519_public) = x25519_key(&rng)?;
         let mut share = Vec::with_capacity(ENCAPSULATION_KEY + X25519_KEY);
-        share.extend_from_slice(&decapsulation.encapsulation_key().to_bytes());
+        share.extend_from_slice(pair.pk());
         share.extend_from_slice(x25519_public.as_ref());
         Ok(Box::new(Active {
             decapsulation,
@@ -83,21 +85,25 @@ impl SupportedKxGroup for X25519MlKem768 {
             return Err(PeerMisbehaved::InvalidKeyShare.into());
         }
         let (key, client_x25519) = client_share.split_at(ENCAPSULATION_KEY);
-        let key = key
+        let key: [u8; ENCAPSULATION_KEY] = key
             .try_into()
             .map_err(|_| Error::from(PeerMisbehaved::InvalidKeyShare))?;
-        let encapsulation =
-            EncapsulationKey::new(key).map_err(|_| Error::from(PeerMisbehaved::InvalidKeyShare))?;
+        let encapsulation = MlKem768PublicKey::from(key);
+        // FIPS 203's input check: every coefficient reduced mod q.
+        if !mlkem768::validate_public_key(&encapsulation) {
+            return Err(PeerMisbehaved::InvalidKeyShare.into());
+        }
         let rng = SystemRandom::new();
-        let m: [u8; 32] = random(&rng)?;
-        let (ciphertext, mlkem_secret) = encapsulation.encapsulate_deterministic(&m.into());
+        let m = zeroize::Zeroizing::new(random::<32>(&rng)?);
+        let (ciphertext, mlkem_secret) = mlkem768::encapsulate(&encapsulation, *m);
+        let mlkem_secret = zeroize::Zeroizing::new(mlkem_secret);
         let (x25519, x25519_public) = x25519_key(&rng)?;
         let x25519_secret = x25519_agree(x25519, client_x25519)?;
         let mut pub_key = Vec::with_capacity(CIPHERTEXT + X25519_KEY);
         pub_key.extend_from_slice(ciphertext.as_slice());
         pub_key.extend_from_slice(x25519_public.as_ref());
         let mut secret = Vec::with_capacity(64);
-        secret.extend_from_slice(mlkem_secret.as_slice());
+        secret.extend_from_slice(&mlkem_secret[..]);
         secret.extend_from_slice(&x25519_secret);
         Ok(CompletedKeyExchange {
             group: NamedGroup::X25519MLKEM768,
@@ -121,7 +127,8 @@ impl SupportedKxGroup for X25519MlKem768 {
 
 /// A client's exchange in progress.
 struct Active {
-    decapsulation: DecapsulationKey,
+    /// The ML-KEM decapsulation key, wiped when the exchange ends.
+    decapsulation: zeroize::Zeroizing<[u8; DECAPSULATION_KEY]>,
     x25519: EphemeralPrivateKey,
     /// Encapsulation key, then X25519 public key.
     share: Vec<u8>,
@@ -133,13 +140,17 @@ impl ActiveKeyExchange for Active {
             return Err(PeerMisbehaved::InvalidKeyShare.into());
         }
         let (ciphertext, server_x25519) = server_share.split_at(CIPHERTEXT);
-        let mlkem_secret = self
-            .decapsulation
-            .decapsulate_slice(ciphertext)
+        let ciphertext: [u8; CIPHERTEXT] = ciphertext
+            .try_into()
             .map_err(|_| Error::from(PeerMisbehaved::InvalidKeyShare))?;
+        let key = MlKem768PrivateKey::from(*self.decapsulation);
+        let mlkem_secret = zeroize::Zeroizing::new(mlkem768::decapsulate(
+            &key,
+            &MlKem768Ciphertext::from(ciphertext),
+        ));
         let x25519_secret = x25519_agree(self.x25519, server_x25519)?;
         let mut secret = Vec::with_capacity(64);
-        secret.extend_from_slice(mlkem_secret.as_slice());
+        secret.extend_from_slice(&mlkem_secret[..]);
         secret.extend_from_slice(&x25519_secret);
         Ok(SharedSecret::from(secret))
     }
@@ -200,6 +211,50 @@ mod tests {
         assert_ne!(secret.secret_bytes(), server.secret.secret_bytes());
         let client = X25519MlKem768.start().unwrap();
         assert!(client.complete(&[0u8; 1119]).is_err());
+    }
+
+    /// libcrux's ML-KEM against RustCrypto's, an implementation written
+    /// apart from it: each side's share is the other's, byte for byte.
+    #[test]
+    fn the_ml_kem_half_agrees_with_another_implementation() {
+        use ml_kem::ml_kem_768::{DecapsulationKey, EncapsulationKey};
+        use ml_kem::{Decapsulate, KeyExport, Seed};
+
+        // sesh as the client, RustCrypto encapsulating to its key.
+        let client = X25519MlKem768.start().unwrap();
+        let key: [u8; ENCAPSULATION_KEY] =
+            client.pub_key()[..ENCAPSULATION_KEY].try_into().unwrap();
+        let theirs = EncapsulationKey::new(&key.into()).unwrap();
+        let (ciphertext, their_secret) = theirs.encapsulate_deterministic(&[7u8; 32].into());
+        let classical = client.hybrid_component().unwrap().1.to_vec();
+        let x25519 = rustls::crypto::ring::kx_group::X25519
+            .start_and_complete(&classical)
+            .unwrap();
+        let mut share = ciphertext.as_slice().to_vec();
+        share.extend_from_slice(&x25519.pub_key);
+        let secret = client.complete(&share).unwrap();
+        assert_eq!(&secret.secret_bytes()[..32], their_secret.as_slice());
+        assert_eq!(&secret.secret_bytes()[32..], x25519.secret.secret_bytes());
+
+        // sesh as the server, encapsulating to RustCrypto's key.
+        let decapsulation = DecapsulationKey::from_seed(Seed::from([9u8; 64]));
+        let mut share = decapsulation.encapsulation_key().to_bytes().to_vec();
+        share.extend_from_slice(&classical);
+        let server = X25519MlKem768.start_and_complete(&share).unwrap();
+        let their_secret = decapsulation
+            .decapsulate_slice(&server.pub_key[..CIPHERTEXT])
+            .unwrap();
+        assert_eq!(&server.secret.secret_bytes()[..32], their_secret.as_slice());
+    }
+
+    #[test]
+    fn a_key_share_with_unreduced_coefficients_is_refused() {
+        // FIPS 203's check: 0xFFF is no coefficient mod 3329.
+        let client = X25519MlKem768.start().unwrap();
+        let mut share = client.pub_key().to_vec();
+        share[0] = 0xFF;
+        share[1] |= 0x0F;
+        assert!(X25519MlKem768.start_and_complete(&share).is_err());
     }
 
     #[test]
