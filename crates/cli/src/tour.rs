@@ -989,8 +989,15 @@ fn summarize_net_log(path: &std::path::Path) -> anyhow::Result<()> {
             Some(other) => format!("group {other:#x}"),
             None => "?".to_owned(),
         };
+        let suite = match tls["params"]["cipher_suite"].as_u64() {
+            Some(0x1301) => "TLS_AES_128_GCM_SHA256".to_owned(),
+            Some(0x1302) => "TLS_AES_256_GCM_SHA384".to_owned(),
+            Some(0x1303) => "TLS_CHACHA20_POLY1305_SHA256".to_owned(),
+            Some(other) => format!("suite {other:#06x}"),
+            None => "?".to_owned(),
+        };
         println!(
-            "  SSL_CONNECT: sesh offered X25519MLKEM768 first, as Chromium does; this server chose {group}"
+            "  SSL_CONNECT: sesh offered X25519MLKEM768 first (its share in every ClientHello) and\n               Chromium's cipher suites in Chromium's order; this server chose {group} and {suite}"
         );
     }
     for alert in events.iter().filter(|e| name(e) == "PAC_JAVASCRIPT_ALERT") {
