@@ -47,26 +47,33 @@ fn version_rank(field: &'static str, name: &str) -> Result<u8> {
 /// The cipher suites Chromium offers that rustls implements, by IANA
 /// number, in the order Chromium's ClientHello lists them.
 ///
-/// TLS 1.3 first: AES-128-GCM, AES-256-GCM, then ChaCha20-Poly1305 — or
-/// ChaCha20-Poly1305 first on a CPU without AES instructions, where
-/// BoringSSL puts it first (`ssl_write_client_cipher_list`), since AES in
-/// software is slower and not constant-time. Then TLS 1.2's ECDHE AEAD
-/// suites as Chromium lists them: AES-128-GCM (ECDSA, RSA), AES-256-GCM
-/// (ECDSA, RSA), ChaCha20-Poly1305 (ECDSA, RSA). A server that follows the
+/// TLS 1.3 first: AES-128-GCM, AES-256-GCM, then ChaCha20-Poly1305. Then
+/// TLS 1.2's ECDHE AEAD suites: AES-128-GCM (ECDSA, RSA), AES-256-GCM
+/// (ECDSA, RSA), then ChaCha20-Poly1305 (ECDSA, RSA). On a CPU without AES
+/// instructions BoringSSL puts ChaCha20-Poly1305 first in both lists
+/// (`ssl_write_client_cipher_list`, `ssl_create_cipher_list`), since AES in
+/// software is slower and not constant-time. A server that follows the
 /// client's preference (most do, rustls's by default) picks the first it
 /// supports.
 pub fn chromium_cipher_suites(aes_hardware: bool) -> [u16; 9] {
-    const AES_128: u16 = 0x1301;
-    const AES_256: u16 = 0x1302;
-    const CHACHA: u16 = 0x1303;
-    let tls13 = if aes_hardware {
-        [AES_128, AES_256, CHACHA]
+    const TLS13_AES: [u16; 2] = [0x1301, 0x1302];
+    const TLS13_CHACHA: u16 = 0x1303;
+    const TLS12_AES: [u16; 4] = [0xC02B, 0xC02F, 0xC02C, 0xC030];
+    const TLS12_CHACHA: [u16; 2] = [0xCCA9, 0xCCA8];
+    let mut order = [0u16; 9];
+    let (tls13, tls12) = order.split_at_mut(3);
+    if aes_hardware {
+        tls13[..2].copy_from_slice(&TLS13_AES);
+        tls13[2] = TLS13_CHACHA;
+        tls12[..4].copy_from_slice(&TLS12_AES);
+        tls12[4..].copy_from_slice(&TLS12_CHACHA);
     } else {
-        [CHACHA, AES_128, AES_256]
-    };
-    [
-        tls13[0], tls13[1], tls13[2], 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8,
-    ]
+        tls13[0] = TLS13_CHACHA;
+        tls13[1..].copy_from_slice(&TLS13_AES);
+        tls12[..2].copy_from_slice(&TLS12_CHACHA);
+        tls12[2..].copy_from_slice(&TLS12_AES);
+    }
+    order
 }
 
 /// Whether this CPU has the instructions for fast, constant-time AES-GCM
