@@ -1,5 +1,7 @@
 //! Certificate verification, cold (default verification of a chain) and
-//! warm (a cached verdict).
+//! warm (a cached verdict); and the client's key shares: what a ClientHello
+//! with X25519MLKEM768 costs to make, against X25519 alone, and ML-KEM-768
+//! key generation in libcrux (what sesh uses) and RustCrypto's ml-kem.
 #![allow(missing_docs)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -46,5 +48,31 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+fn key_shares(c: &mut Criterion) {
+    use sesh_cert_verify::kx::X25519MLKEM768;
+
+    let mut group = c.benchmark_group("key_share");
+    group.bench_function("x25519mlkem768_client_share", |b| {
+        b.iter(|| X25519MLKEM768.start().unwrap())
+    });
+    group.bench_function("x25519_client_share", |b| {
+        b.iter(|| rustls::crypto::ring::kx_group::X25519.start().unwrap())
+    });
+    let mut seed = [7u8; 64];
+    group.bench_function("ml_kem_768_keygen_libcrux", |b| {
+        b.iter(|| {
+            seed[0] = seed[0].wrapping_add(1);
+            libcrux_ml_kem::mlkem768::generate_key_pair(seed)
+        })
+    });
+    group.bench_function("ml_kem_768_keygen_rustcrypto", |b| {
+        b.iter(|| {
+            seed[0] = seed[0].wrapping_add(1);
+            ml_kem::ml_kem_768::DecapsulationKey::from_seed(ml_kem::Seed::from(seed))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, key_shares);
 criterion_main!(benches);
