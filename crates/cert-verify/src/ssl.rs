@@ -56,24 +56,15 @@ fn version_rank(field: &'static str, name: &str) -> Result<u8> {
 /// client's preference (most do, rustls's by default) picks the first it
 /// supports.
 pub fn chromium_cipher_suites(aes_hardware: bool) -> [u16; 9] {
-    const TLS13_AES: [u16; 2] = [0x1301, 0x1302];
-    const TLS13_CHACHA: u16 = 0x1303;
-    const TLS12_AES: [u16; 4] = [0xC02B, 0xC02F, 0xC02C, 0xC030];
-    const TLS12_CHACHA: [u16; 2] = [0xCCA9, 0xCCA8];
-    let mut order = [0u16; 9];
-    let (tls13, tls12) = order.split_at_mut(3);
     if aes_hardware {
-        tls13[..2].copy_from_slice(&TLS13_AES);
-        tls13[2] = TLS13_CHACHA;
-        tls12[..4].copy_from_slice(&TLS12_AES);
-        tls12[4..].copy_from_slice(&TLS12_CHACHA);
+        [
+            0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8,
+        ]
     } else {
-        tls13[0] = TLS13_CHACHA;
-        tls13[1..].copy_from_slice(&TLS13_AES);
-        tls12[..2].copy_from_slice(&TLS12_CHACHA);
-        tls12[2..].copy_from_slice(&TLS12_AES);
+        [
+            0x1303, 0x1301, 0x1302, 0xCCA9, 0xCCA8, 0xC02B, 0xC02F, 0xC02C, 0xC030,
+        ]
     }
-    order
 }
 
 /// Whether this CPU has the instructions for fast, constant-time AES-GCM

@@ -14,6 +14,16 @@ fn config(min: Option<&str>, max: Option<&str>, disabled: &[u16]) -> SslConfig {
     }
 }
 
+/// A leaf for `tls.test` under a new root, and a verifier trusting that
+/// root alone.
+fn trusted_leaf(root_name: &str) -> (crate::support::Leaf, CertVerifier) {
+    let root = Ca::root(root_name);
+    let leaf = root.leaf(&["tls.test"]);
+    let verifier = CertVerifier::without_system_roots();
+    verifier.add_root_pem(&root.pem).unwrap();
+    (leaf, verifier)
+}
+
 struct Servers {
     verifier: CertVerifier,
     tls12: std::net::SocketAddr,
@@ -23,11 +33,8 @@ struct Servers {
 }
 
 fn servers() -> Servers {
-    let root = Ca::root("ssl root");
-    let leaf = root.leaf(&["tls.test"]);
+    let (leaf, verifier) = trusted_leaf("ssl root");
     let chain = vec![leaf.der.clone()];
-    let verifier = CertVerifier::without_system_roots();
-    verifier.add_root_pem(&root.pem).unwrap();
     let tls12 = serve(
         chain.clone(),
         &leaf.key,
@@ -207,10 +214,7 @@ fn x25519mlkem768_is_offered_first_with_x25519_beside_it() {
     use rustls::NamedGroup;
     use sesh_cert_verify::kx::X25519MLKEM768;
 
-    let root = Ca::root("kx root");
-    let leaf = root.leaf(&["tls.test"]);
-    let verifier = CertVerifier::without_system_roots();
-    verifier.add_root_pem(&root.pem).unwrap();
+    let (leaf, verifier) = trusted_leaf("kx root");
     let ring = rustls::crypto::ring::kx_group::X25519;
     // A server that prefers the hybrid gets it.
     let hybrid = serve(
@@ -395,10 +399,7 @@ fn hello_recorder(
 fn every_client_hello_carries_the_hybrid_share_as_chromiums_do() {
     use std::io::{Read, Write};
 
-    let root = Ca::root("share root");
-    let leaf = root.leaf(&["tls.test"]);
-    let verifier = CertVerifier::without_system_roots();
-    verifier.add_root_pem(&root.pem).unwrap();
+    let (leaf, verifier) = trusted_leaf("share root");
     // A server without ML-KEM: it settles on X25519 each time.
     let server = serve(vec![leaf.der.clone()], &leaf.key, ServerOptions::default());
     let (relay, hellos) = hello_recorder(server);
