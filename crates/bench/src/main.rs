@@ -77,6 +77,19 @@ enum Command {
         /// how much of a difference the suite a server settles on makes.
         #[arg(long)]
         chromium_suites: bool,
+        /// reqwest only: send reqwest's own headers rather than sesh's
+        /// (every client sends sesh's by default: see `headers`).
+        #[arg(long)]
+        own_headers: bool,
+    },
+    /// Prints the request headers every client sends besides Host, one
+    /// `Name: value` a line: sesh's (its user agent, Accept-Language and
+    /// Accept-Encoding for the URL's scheme), so that the peers make the
+    /// same exchange as sesh on the wire.
+    Headers {
+        /// The URL the requests go to.
+        #[arg(long)]
+        url: Url,
     },
     /// Streams one response body to a file.
     Download {
@@ -123,10 +136,10 @@ fn main() -> anyhow::Result<()> {
                 jar,
                 hooks,
                 chromium_suites,
+                own_headers,
             } => {
                 let ca = ca.map(std::fs::read_to_string).transpose()?;
                 let options = FetchOptions {
-                    url,
                     requests,
                     concurrency: concurrency.max(1),
                     ca,
@@ -136,6 +149,12 @@ fn main() -> anyhow::Result<()> {
                     jar,
                     hooks,
                     chromium_suites,
+                    headers: if own_headers && client == Client::Reqwest {
+                        http::HeaderMap::new()
+                    } else {
+                        sesh_headers(&url)?
+                    },
+                    url,
                 };
                 let run = match client {
                     Client::Sesh => fetch_sesh(&options).await?,
@@ -146,6 +165,12 @@ fn main() -> anyhow::Result<()> {
                     "{}",
                     json!({"requests": options.requests, "errors": run.errors, "seconds": run.seconds})
                 );
+                Ok(())
+            }
+            Command::Headers { url } => {
+                for (name, value) in &sesh_headers(&url)? {
+                    println!("{name}: {}", value.to_str()?);
+                }
                 Ok(())
             }
             Command::Download {
@@ -334,6 +359,35 @@ struct FetchOptions {
     jar: Option<PathBuf>,
     hooks: bool,
     chromium_suites: bool,
+    /// What every request carries besides Host (see [`sesh_headers`]);
+    /// sesh's own client adds these itself.
+    headers: http::HeaderMap,
+}
+
+/// The headers sesh's session sends on a GET of `url` besides Host: its
+/// user agent (this program's session's, as `sesh_session` makes it),
+/// Accept-Language and Accept-Encoding. The peers send them too, so that
+/// each client makes the same exchange on the wire and what the server
+/// and a proxy do with the headers (tinyproxy reads and writes each line
+/// with system calls of its own) weighs on all of them alike.
+fn sesh_headers(url: &Url) -> anyhow::Result<http::HeaderMap> {
+    let dir = tempfile::tempdir()?;
+    let sessions = sesh_core::Sessions::builder()
+        .app_name("sesh-bench")
+        .user_data_dir(dir.path())
+        .build()?;
+    let ses = sessions.from_partition("headers", sesh_core::PartitionOptions::default())?;
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::USER_AGENT, ses.user_agent().parse()?);
+    headers.insert(
+        http::header::ACCEPT_LANGUAGE,
+        ses.accept_language_header().parse()?,
+    );
+    headers.insert(
+        http::header::ACCEPT_ENCODING,
+        http::HeaderValue::from_static(sesh_core::net::accept_encoding(url.scheme() == "https")),
+    );
+    Ok(headers)
 }
 
 /// Runs `one` `requests` times over `concurrency` tasks; returns how many
@@ -541,10 +595,12 @@ async fn fetch_reqwest(options: &FetchOptions) -> anyhow::Result<Run> {
     let client = reqwest_client(options)?;
     let url = options.url.clone();
     let fresh = options.fresh;
+    let headers = options.headers.clone();
     Ok(spread(options, move || {
         let (client, url) = (client.clone(), url.clone());
+        let headers = headers.clone();
         async move {
-            let mut request = client.get(url);
+            let mut request = client.get(url).headers(headers);
             if fresh {
                 // The same exchange as every client's: the request asks the
                 // server to close.
@@ -574,10 +630,15 @@ async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<Run> {
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build_http::<Full<Bytes>>();
         let uri: http::Uri = url.as_str().parse()?;
+        let headers = options.headers.clone();
         return Ok(spread(options, move || {
             let (client, uri) = (client.clone(), uri.clone());
+            let mut request = http::Request::get(uri).body(Full::new(Bytes::new()));
+            if let Ok(request) = &mut request {
+                request.headers_mut().extend(headers.clone());
+            }
             async move {
-                let mut response = client.get(uri).await?;
+                let mut response = client.request(request?).await?;
                 while let Some(frame) = response.body_mut().frame().await {
                     frame?;
                 }
@@ -617,8 +678,10 @@ async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<Run> {
     .parse()?;
     let name =
         rustls::pki_types::ServerName::try_from(url.host_str().unwrap_or_default().to_owned())?;
+    let headers = options.headers.clone();
     Ok(spread(options, move || {
         let (connector, name, url) = (connector.clone(), name.clone(), url.clone());
+        let headers = headers.clone();
         async move {
             let tcp = tokio::net::TcpStream::connect(addr).await?;
             tcp.set_nodelay(true)?;
@@ -626,12 +689,13 @@ async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<Run> {
             let (mut sender, connection) =
                 hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await?;
             tokio::spawn(connection);
-            let request = http::Request::get(url.path())
+            let mut request = http::Request::get(url.path())
                 .header(http::header::HOST, url.host_str().unwrap_or_default())
                 // The same exchange as every client's: the request asks
                 // the server to close.
                 .header(http::header::CONNECTION, "close")
                 .body(Full::new(Bytes::new()))?;
+            request.headers_mut().extend(headers);
             let mut response = sender.send_request(request).await?;
             while let Some(frame) = response.body_mut().frame().await {
                 frame?;

@@ -648,10 +648,16 @@ impl Decoder {
     }
 }
 
-/// `Accept-Encoding` as Chromium sends it: brotli and zstd only over
-/// secure connections.
-fn accept_encoding(https: bool) -> &'static str {
-    if https {
+/// The `Accept-Encoding` the session sends on a request that did not set
+/// one, as Chromium does: brotli and zstd only over secure connections
+/// (`https`), gzip and deflate everywhere.
+///
+/// ```
+/// assert_eq!(sesh_core::net::accept_encoding(true), "gzip, deflate, br, zstd");
+/// assert_eq!(sesh_core::net::accept_encoding(false), "gzip, deflate");
+/// ```
+pub fn accept_encoding(secure: bool) -> &'static str {
+    if secure {
         "gzip, deflate, br, zstd"
     } else {
         "gzip, deflate"
