@@ -422,6 +422,10 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
                 ("reqwest", vec!["--fresh"]),
                 ("hyper", vec!["--fresh"]),
                 ("hyper", vec!["--fresh", "--chromium-suites"]),
+                (
+                    "hyper",
+                    vec!["--fresh", "--chromium-suites", "--hybrid-share"],
+                ),
             ],
             false,
         ),
@@ -436,6 +440,15 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
                 ("hyper", vec!["--fresh"]),
                 ("hyper", vec!["--fresh", "--chromium-suites"]),
                 ("hyper", vec!["--fresh", SIX_IN_FLIGHT]),
+                (
+                    "hyper",
+                    vec![
+                        "--fresh",
+                        "--chromium-suites",
+                        "--hybrid-share",
+                        SIX_IN_FLIGHT,
+                    ],
+                ),
             ],
             false,
         ),
@@ -454,18 +467,22 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
                 .copied()
                 .filter(|a| *a != SIX_IN_FLIGHT)
                 .collect();
-            labels.push(if six {
-                format!("{name} (6 sockets)")
-            } else if extra.contains(&"--chromium-suites") {
-                format!("{name} (Chromium's suites)")
-            } else if extra.contains(&"--per-host") {
-                format!("{name} (64 per host)")
-            } else if extra.contains(&"--hooks") {
-                format!("{name} (3k cookies, 8 hooks)")
-            } else if extra.contains(&"--own-headers") {
-                format!("{name} (own headers)")
-            } else {
+            let notes: Vec<&str> = [
+                ("--chromium-suites", "Chromium's suites"),
+                ("--hybrid-share", "hybrid share"),
+                ("--per-host", "64 per host"),
+                ("--hooks", "3k cookies, 8 hooks"),
+                ("--own-headers", "own headers"),
+            ]
+            .into_iter()
+            .filter(|(flag, _)| extra.contains(flag))
+            .map(|(_, note)| note)
+            .chain(six.then_some("6 sockets"))
+            .collect();
+            labels.push(if notes.is_empty() {
                 (*name).to_owned()
+            } else {
+                format!("{name} ({})", notes.join(", "))
             });
             let client = &client;
             makers.push(Box::new(move || client(name, url, *n, concurrency, &extra)));
@@ -577,7 +594,8 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
          sesh keeps Chromium's 6 sockets per host by default (reqwest and hyper open one per task): the \"64 per host\" row is the same code with the limit raised,\n\
          and \"reqwest/hyper (6 sockets)\" is that client with six tasks, i.e. six requests in flight on six sockets, as sesh has by default.\n\
          \"hyper (Chromium's suites)\" offers the cipher suites in Chromium's order, as sesh does (the server then settles on AES-128-GCM-SHA256 for both);\n\
-         sesh also sends an X25519MLKEM768 key share in every ClientHello, as Chromium does, which hyper and reqwest (rustls with ring) never send.\n\
+         sesh also sends an X25519MLKEM768 key share in every ClientHello, as Chromium does, which hyper and reqwest (rustls with ring) never send;\n\
+         \"hybrid share\" is hyper sending sesh's X25519MLKEM768 share too (and so, with Chromium's suites and six sockets, doing what Chromium's rules ask of sesh).\n\
          \"3k cookies, 8 hooks\": the cookie workload's 3,000 cookies in the jar and a webRequest hook at every stage (goal ≥ 0.9× reqwest)."
     );
     std::fs::write(lab.dir.join("fetch.json"), serde_json::to_vec_pretty(&out)?)?;

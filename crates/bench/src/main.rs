@@ -77,6 +77,12 @@ enum Command {
         /// how much of a difference the suite a server settles on makes.
         #[arg(long)]
         chromium_suites: bool,
+        /// hyper only (https, `--fresh`): send sesh's X25519MLKEM768 key
+        /// share (with the X25519 share beside it) in every ClientHello, as
+        /// sesh and Chromium do — hyper over rustls with ring sends X25519
+        /// alone.
+        #[arg(long)]
+        hybrid_share: bool,
         /// reqwest only: send reqwest's own headers rather than sesh's
         /// (every client sends sesh's by default: see `headers`).
         #[arg(long)]
@@ -136,6 +142,7 @@ fn main() -> anyhow::Result<()> {
                 jar,
                 hooks,
                 chromium_suites,
+                hybrid_share,
                 own_headers,
             } => {
                 let ca = ca.map(std::fs::read_to_string).transpose()?;
@@ -149,6 +156,7 @@ fn main() -> anyhow::Result<()> {
                     jar,
                     hooks,
                     chromium_suites,
+                    hybrid_share,
                     headers: if own_headers && client == Client::Reqwest {
                         http::HeaderMap::new()
                     } else {
@@ -359,6 +367,7 @@ struct FetchOptions {
     jar: Option<PathBuf>,
     hooks: bool,
     chromium_suites: bool,
+    hybrid_share: bool,
     /// What every request carries besides Host (see [`sesh_headers`]);
     /// sesh's own client adds these itself.
     headers: http::HeaderMap,
@@ -664,10 +673,21 @@ async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<Run> {
             order.iter().position(|&o| o == n).unwrap_or(order.len())
         });
     }
+    if options.hybrid_share {
+        provider
+            .kx_groups
+            .insert(0, sesh_core::tls::kx::X25519MLKEM768);
+    }
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
+    if options.hybrid_share {
+        // Without the key-share hint rustls keeps, so that every
+        // ClientHello carries the hybrid share.
+        config.resumption =
+            rustls::client::Resumption::store(Arc::new(sesh_core::tls::SessionCache::default()));
+    }
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let addr: SocketAddr = format!(

@@ -46,6 +46,6 @@ pub use net_error::NetError;
 pub use rustls_pki_types::{CertificateDer, UnixTime};
 pub use ssl::{SslConfig, chromium_cipher_suites, has_aes_hardware};
 pub use verifier::{
-    BoxFuture, CertVerifier, ConnectError, DefaultVerification, VerifierStats, VerifyOutcome,
-    VerifyRequest, peer_chain,
+    BoxFuture, CertVerifier, ConnectError, DefaultVerification, SessionCache, VerifierStats,
+    VerifyOutcome, VerifyRequest, peer_chain,
 };

@@ -762,8 +762,7 @@ impl CertVerifier {
             .with_custom_certificate_verifier(Arc::new(HandshakeOnlyVerifier { provider }))
             .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-        config.resumption =
-            rustls::client::Resumption::store(Arc::new(SessionCache::new(SESSION_CACHE_ENTRIES)));
+        config.resumption = rustls::client::Resumption::store(Arc::new(SessionCache::default()));
         (Arc::new(config), ssl.2)
     }
 
@@ -988,19 +987,42 @@ impl ServerCertVerifier for HandshakeOnlyVerifier {
 /// `SSLClientSessionCache` holds 1,024.
 const SESSION_CACHE_ENTRIES: usize = 1024;
 
-/// A client configuration's TLS session cache: rustls's in-memory one, less
-/// its key-exchange hint. rustls remembers the group each server chose and
-/// sends only that group's key share to it next time; Chromium sends its
-/// X25519MLKEM768 share (with the X25519 share beside it) in every
-/// ClientHello, so a server that gains ML-KEM gets the hybrid at once,
-/// rather than settling for the classical share it was sent. Tickets and
-/// TLS 1.2 sessions are kept as rustls keeps them.
+/// The TLS session cache of sesh's client configurations, for a rustls
+/// `ClientConfig` of one's own (`config.resumption =
+/// Resumption::store(Arc::new(SessionCache::default()))`): rustls's
+/// in-memory cache, less its key-exchange hint. rustls remembers the group
+/// each server chose and sends only that group's key share to it next
+/// time; Chromium sends its X25519MLKEM768 share (with the X25519 share
+/// beside it) in every ClientHello, so a server that gains ML-KEM gets the
+/// hybrid at once, rather than settling for the classical share it was
+/// sent. Tickets and TLS 1.2 sessions are kept as rustls keeps them; the
+/// default holds 1,024 servers, as Chromium's `SSLClientSessionCache`.
+///
+/// ```
+/// use rustls::client::ClientSessionStore;
+/// use rustls::pki_types::ServerName;
+///
+/// let cache = sesh_cert_verify::SessionCache::default();
+/// let name = ServerName::try_from("example.test").expect("a DNS name");
+/// cache.set_kx_hint(name.clone(), rustls::NamedGroup::X25519);
+/// // rustls's own cache would answer X25519 here, and the next
+/// // ClientHello would carry the X25519 share alone.
+/// assert_eq!(cache.kx_hint(&name), None);
+/// ```
 #[derive(Debug)]
-struct SessionCache(rustls::client::ClientSessionMemoryCache);
+pub struct SessionCache(rustls::client::ClientSessionMemoryCache);
 
 impl SessionCache {
-    fn new(entries: usize) -> Self {
+    /// A cache remembering the sessions of up to `entries` servers.
+    pub fn new(entries: usize) -> Self {
         SessionCache(rustls::client::ClientSessionMemoryCache::new(entries))
+    }
+}
+
+impl Default for SessionCache {
+    /// Chromium's size: 1,024 servers.
+    fn default() -> Self {
+        SessionCache::new(SESSION_CACHE_ENTRIES)
     }
 }
 
