@@ -552,8 +552,14 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
     }
 
     println!("\n=== fetch: GETs of a 64-byte body on loopback (best of {FETCH_ROUNDS}) ===");
+    // The client column as wide as its longest label.
+    let w = rows
+        .iter()
+        .map(|r| r.client.chars().count())
+        .max()
+        .unwrap_or(6);
     println!(
-        "{:<42} {:<26} {:>10} {:>7} {:>9} {:>10}",
+        "{:<42} {:<w$} {:>10} {:>7} {:>9} {:>10}",
         "workload", "client", "req/s", "errors", "peak MiB", "× reqwest"
     );
     // Answered requests a second: a request that failed was not served.
@@ -572,7 +578,7 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
             n => format!("  ({n} of {FETCH_ROUNDS} rounds hung)"),
         };
         println!(
-            "{:<42} {:<26} {:>10.0} {:>7} {:>9.1} {:>10.2}{hung}",
+            "{:<42} {:<w$} {:>10.0} {:>7} {:>9.1} {:>10.2}{hung}",
             row.workload,
             row.client,
             rate,
