@@ -380,12 +380,7 @@ struct FetchOptions {
 /// and a proxy do with the headers (tinyproxy reads and writes each line
 /// with system calls of its own) weighs on all of them alike.
 fn sesh_headers(url: &Url) -> anyhow::Result<http::HeaderMap> {
-    let dir = tempfile::tempdir()?;
-    let sessions = sesh_core::Sessions::builder()
-        .app_name("sesh-bench")
-        .user_data_dir(dir.path())
-        .build()?;
-    let ses = sessions.from_partition("headers", sesh_core::PartitionOptions::default())?;
+    let (_dir, ses) = bench_partition()?;
     let mut headers = http::HeaderMap::new();
     headers.insert(http::header::USER_AGENT, ses.user_agent().parse()?);
     headers.insert(
@@ -445,16 +440,24 @@ where
     }
 }
 
-async fn sesh_session(
-    ca: Option<&str>,
-    proxy: Option<&str>,
-) -> anyhow::Result<(tempfile::TempDir, sesh_core::Session)> {
+/// The in-memory partition every sesh client of the bench runs in (the
+/// app name is part of its user agent), in a user-data directory of its
+/// own.
+fn bench_partition() -> anyhow::Result<(tempfile::TempDir, sesh_core::Session)> {
     let dir = tempfile::tempdir()?;
     let sessions = sesh_core::Sessions::builder()
         .app_name("sesh-bench")
         .user_data_dir(dir.path())
         .build()?;
     let ses = sessions.from_partition("bench", sesh_core::PartitionOptions::default())?;
+    Ok((dir, ses))
+}
+
+async fn sesh_session(
+    ca: Option<&str>,
+    proxy: Option<&str>,
+) -> anyhow::Result<(tempfile::TempDir, sesh_core::Session)> {
+    let (dir, ses) = bench_partition()?;
     if let Some(ca) = ca {
         ses.cert_verifier().add_root_pem(ca)?;
     }
