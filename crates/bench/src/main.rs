@@ -374,7 +374,7 @@ struct FetchOptions {
 }
 
 /// The headers sesh's session sends on a GET of `url` besides Host: its
-/// user agent (this program's session's, as `sesh_session` makes it),
+/// user agent (that of [`bench_partition`], where sesh's clients run),
 /// Accept-Language and Accept-Encoding. The peers send them too, so that
 /// each client makes the same exchange on the wire and what the server
 /// and a proxy do with the headers (tinyproxy reads and writes each line
@@ -644,13 +644,11 @@ async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<Run> {
         let uri: http::Uri = url.as_str().parse()?;
         let headers = options.headers.clone();
         return Ok(spread(options, move || {
-            let (client, uri) = (client.clone(), uri.clone());
-            let mut request = http::Request::get(uri).body(Full::new(Bytes::new()));
-            if let Ok(request) = &mut request {
-                request.headers_mut().extend(headers.clone());
-            }
+            let (client, uri, headers) = (client.clone(), uri.clone(), headers.clone());
             async move {
-                let mut response = client.request(request?).await?;
+                let mut request = http::Request::get(uri).body(Full::new(Bytes::new()))?;
+                request.headers_mut().extend(headers);
+                let mut response = client.request(request).await?;
                 while let Some(frame) = response.body_mut().frame().await {
                     frame?;
                 }
