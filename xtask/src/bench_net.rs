@@ -452,6 +452,44 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
             ],
             false,
         ),
+        (
+            "through tinyproxy, sequential",
+            &http,
+            5_000,
+            1,
+            vec![
+                ("sesh", vec!["--proxy", &proxy]),
+                ("reqwest", vec!["--proxy", &proxy]),
+            ],
+            false,
+        ),
+        (
+            "through tinyproxy, 64 tasks",
+            &http,
+            20_000,
+            64,
+            // reqwest with six tasks as well (sesh's six sockets), and with
+            // its own headers (tinyproxy handles each header line with
+            // system calls of its own).
+            vec![
+                ("sesh", vec!["--proxy", &proxy]),
+                ("reqwest", vec!["--proxy", &proxy]),
+                ("reqwest", vec!["--proxy", &proxy, SIX_IN_FLIGHT]),
+                ("reqwest", vec!["--proxy", &proxy, "--own-headers"]),
+            ],
+            false,
+        ),
+        (
+            "through tinyproxy (CONNECT), sequential",
+            &https,
+            5_000,
+            1,
+            vec![
+                ("sesh", vec!["--proxy", &proxy]),
+                ("reqwest", vec!["--proxy", &proxy]),
+            ],
+            false,
+        ),
     ];
     for (workload, url, n, concurrency, clients, with_curl) in &cases {
         println!("{workload}…");
@@ -506,51 +544,6 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
             });
         }
     }
-    for (workload, url, n, concurrency) in [
-        ("through tinyproxy, sequential", &http, 5_000, 1),
-        ("through tinyproxy, 64 tasks", &http, 20_000, 64),
-        ("through tinyproxy (CONNECT), sequential", &https, 5_000, 1),
-    ] {
-        println!("{workload}…");
-        let proxied = ["--proxy", proxy.as_str()];
-        let own = ["--proxy", proxy.as_str(), "--own-headers"];
-        let client = &client;
-        // At 64 tasks, reqwest with six as well (sesh's six sockets), and
-        // with its own headers (tinyproxy handles each header line with
-        // system calls of its own).
-        let mut clients: Vec<(&str, usize, &[&str])> = vec![
-            ("sesh", concurrency, &proxied),
-            ("reqwest", concurrency, &proxied),
-        ];
-        if concurrency > 6 {
-            clients.push(("reqwest", 6, &proxied));
-            clients.push(("reqwest", concurrency, &own));
-        }
-        let mut makers: Vec<Box<dyn FnMut() -> Command + '_>> = clients
-            .iter()
-            .map(|&(name, tasks, args)| {
-                Box::new(move || client(name, url, n, tasks, args))
-                    as Box<dyn FnMut() -> Command + '_>
-            })
-            .collect();
-        for ((name, tasks, args), run) in
-            clients.iter().zip(best_of_each(&mut makers, FETCH_ROUNDS)?)
-        {
-            rows.push(Row {
-                workload: workload.to_owned(),
-                client: if *tasks != concurrency {
-                    format!("{name} (6 sockets)")
-                } else if args.len() > 2 {
-                    format!("{name} (own headers)")
-                } else {
-                    (*name).to_owned()
-                },
-                run,
-                requests: n,
-            });
-        }
-    }
-
     println!("\n=== fetch: GETs of a 64-byte body on loopback (best of {FETCH_ROUNDS}) ===");
     // The client column as wide as its longest label.
     let w = rows
