@@ -421,10 +421,10 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
                 ("sesh", vec!["--fresh"]),
                 ("reqwest", vec!["--fresh"]),
                 ("hyper", vec!["--fresh"]),
-                ("hyper", vec!["--fresh", "--chromium-suites"]),
+                ("hyper", vec!["--fresh", "--aws-lc"]),
                 (
                     "hyper",
-                    vec!["--fresh", "--chromium-suites", "--hybrid-share"],
+                    vec!["--fresh", "--aws-lc", "--chromium-suites", "--hybrid-share"],
                 ),
             ],
             false,
@@ -438,12 +438,13 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
                 ("sesh", vec!["--fresh"]),
                 ("reqwest", vec!["--fresh"]),
                 ("hyper", vec!["--fresh"]),
-                ("hyper", vec!["--fresh", "--chromium-suites"]),
-                ("hyper", vec!["--fresh", SIX_IN_FLIGHT]),
+                ("hyper", vec!["--fresh", "--aws-lc"]),
+                ("hyper", vec!["--fresh", "--aws-lc", SIX_IN_FLIGHT]),
                 (
                     "hyper",
                     vec![
                         "--fresh",
+                        "--aws-lc",
                         "--chromium-suites",
                         "--hybrid-share",
                         SIX_IN_FLIGHT,
@@ -506,6 +507,7 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
                 .filter(|a| *a != SIX_IN_FLIGHT)
                 .collect();
             let notes: Vec<&str> = [
+                ("--aws-lc", "aws-lc-rs"),
                 ("--chromium-suites", "Chromium's suites"),
                 ("--hybrid-share", "hybrid share"),
                 ("--per-host", "64 per host"),
@@ -592,9 +594,10 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
          Goals: ≥ 0.95× reqwest sequential, ≥ 1.0× at 64 tasks, ≥ 0.95× hyper on fresh TLS, ≥ 0.9× through tinyproxy with 0 errors.\n\
          sesh keeps Chromium's 6 sockets per host by default (reqwest and hyper open one per task): the \"64 per host\" row is the same code with the limit raised,\n\
          and \"reqwest/hyper (6 sockets)\" is that client with six tasks, i.e. six requests in flight on six sockets, as sesh has by default.\n\
-         \"hyper (Chromium's suites)\" offers the cipher suites in Chromium's order, as sesh does (the server then settles on AES-128-GCM-SHA256 for both);\n\
-         sesh also sends an X25519MLKEM768 key share in every ClientHello, as Chromium does, which hyper and reqwest (rustls with ring) never send;\n\
-         \"hybrid share\" is hyper sending sesh's X25519MLKEM768 share too (and so, with Chromium's suites and six sockets, doing what Chromium's rules ask of sesh).\n\
+         sesh's TLS runs on rustls's aws-lc-rs provider; \"hyper\" is hyper over tokio-rustls on ring (X25519 alone), \"hyper (aws-lc-rs)\" on rustls's aws-lc-rs\n\
+         provider, hyper-rustls's default (X25519 first: it sends no X25519MLKEM768 share unless a server asks). sesh sends an X25519MLKEM768 key share in\n\
+         every ClientHello, as Chromium does; \"Chromium's suites, hybrid share\" is hyper on aws-lc-rs offering Chromium's suite order and sending that share\n\
+         in every ClientHello too (and so, with six sockets, doing what Chromium's rules ask of sesh, on sesh's provider).\n\
          \"3k cookies, 8 hooks\": the cookie workload's 3,000 cookies in the jar and a webRequest hook at every stage (goal ≥ 0.9× reqwest)."
     );
     std::fs::write(lab.dir.join("fetch.json"), serde_json::to_vec_pretty(&out)?)?;

@@ -79,10 +79,14 @@ enum Command {
         chromium_suites: bool,
         /// hyper only (https, `--fresh`): send sesh's X25519MLKEM768 key
         /// share (with the X25519 share beside it) in every ClientHello, as
-        /// sesh and Chromium do — hyper over rustls with ring sends X25519
-        /// alone.
+        /// sesh and Chromium do — hyper over rustls sends X25519 alone (ring
+        /// has no ML-KEM; aws-lc-rs lists the hybrid after X25519).
         #[arg(long)]
         hybrid_share: bool,
+        /// hyper only (https, `--fresh`): rustls's aws-lc-rs provider, the
+        /// one sesh runs on and hyper-rustls's default, instead of ring.
+        #[arg(long)]
+        aws_lc: bool,
         /// reqwest only: send reqwest's own headers rather than sesh's
         /// (every client sends sesh's by default: see `headers`).
         #[arg(long)]
@@ -143,6 +147,7 @@ fn main() -> anyhow::Result<()> {
                 hooks,
                 chromium_suites,
                 hybrid_share,
+                aws_lc,
                 own_headers,
             } => {
                 let ca = ca.map(std::fs::read_to_string).transpose()?;
@@ -157,6 +162,7 @@ fn main() -> anyhow::Result<()> {
                     hooks,
                     chromium_suites,
                     hybrid_share,
+                    aws_lc,
                     headers: if own_headers && client == Client::Reqwest {
                         http::HeaderMap::new()
                     } else {
@@ -368,6 +374,7 @@ struct FetchOptions {
     hooks: bool,
     chromium_suites: bool,
     hybrid_share: bool,
+    aws_lc: bool,
     /// What every request carries besides Host (see [`sesh_headers`]);
     /// sesh's own client adds these itself.
     headers: http::HeaderMap,
@@ -666,7 +673,11 @@ async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<Run> {
     ) {
         roots.add(cert?)?;
     }
-    let mut provider = rustls::crypto::ring::default_provider();
+    let mut provider = if options.aws_lc {
+        rustls::crypto::aws_lc_rs::default_provider()
+    } else {
+        rustls::crypto::ring::default_provider()
+    };
     if options.chromium_suites {
         let order = sesh_core::tls::chromium_cipher_suites(sesh_core::tls::has_aes_hardware());
         provider.cipher_suites.sort_by_key(|s| {
@@ -675,9 +686,9 @@ async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<Run> {
         });
     }
     if options.hybrid_share {
-        provider
-            .kx_groups
-            .insert(0, sesh_core::tls::kx::X25519MLKEM768);
+        let hybrid = sesh_core::tls::kx::X25519MLKEM768;
+        provider.kx_groups.retain(|g| g.name() != hybrid.name());
+        provider.kx_groups.insert(0, hybrid);
     }
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
         .with_safe_default_protocol_versions()?

@@ -115,7 +115,7 @@ impl SslConfig {
         if min <= 2 {
             versions.push(&rustls::version::TLS12);
         }
-        let base = rustls::crypto::ring::default_provider();
+        let base = rustls::crypto::aws_lc_rs::default_provider();
         let order = chromium_cipher_suites(has_aes_hardware());
         let rank = |s: &SupportedCipherSuite| {
             let n = u16::from(s.suite());
@@ -141,8 +141,12 @@ impl SslConfig {
         suites.sort_by_key(rank);
         // Chromium's groups, in its order: the hybrid first, then X25519
         // (sent along with it), P-256, P-384.
-        let mut kx_groups = vec![crate::kx::X25519MLKEM768];
-        kx_groups.extend(base.kx_groups.iter().copied());
+        let kx_groups = vec![
+            crate::kx::X25519MLKEM768,
+            rustls::crypto::aws_lc_rs::kx_group::X25519,
+            rustls::crypto::aws_lc_rs::kx_group::SECP256R1,
+            rustls::crypto::aws_lc_rs::kx_group::SECP384R1,
+        ];
         Ok(SslSettings {
             versions,
             provider: Arc::new(CryptoProvider {

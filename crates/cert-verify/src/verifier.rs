@@ -333,7 +333,7 @@ impl CertVerifier {
             Ok(s) => s,
             Err(_) => SslSettings {
                 versions: rustls::DEFAULT_VERSIONS.to_vec(),
-                provider: Arc::new(rustls::crypto::ring::default_provider()),
+                provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
             },
         };
         CertVerifier {

@@ -158,7 +158,7 @@ fn bad_configs_are_refused_and_change_nothing() {
         .set_ssl_config(config(Some("tls1.3"), Some("tls1.2"), &[]))
         .unwrap_err();
     assert!(matches!(err, Error::NoSslVersions { .. }), "{err:?}");
-    let all12: Vec<u16> = rustls::crypto::ring::default_provider()
+    let all12: Vec<u16> = rustls::crypto::aws_lc_rs::default_provider()
         .cipher_suites
         .iter()
         .map(|s| u16::from(s.suite()))

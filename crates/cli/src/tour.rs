@@ -230,7 +230,7 @@ fn tour_tls_server(
 ) -> anyhow::Result<std::net::SocketAddr> {
     use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
+        rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()?
     .with_no_client_auth()
@@ -685,7 +685,7 @@ fn tour_https_server(
 
     let config = Arc::new(
         rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
+            rustls::crypto::aws_lc_rs::default_provider(),
         ))
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
