@@ -166,8 +166,11 @@ const CACHE_CAPACITY: usize = 4096;
 fn cache_hash(hostname: &str, chain: &[CertificateDer<'_>]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    for b in hostname.bytes() {
-        b.to_ascii_lowercase().hash(&mut h);
+    // Host names from URLs are lower case already: one write for them.
+    if hostname.bytes().any(|b| b.is_ascii_uppercase()) {
+        h.write(hostname.to_ascii_lowercase().as_bytes());
+    } else {
+        h.write(hostname.as_bytes());
     }
     chain.len().hash(&mut h);
     for der in chain {
