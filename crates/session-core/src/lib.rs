@@ -38,6 +38,7 @@
 #![deny(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod coalesce;
 mod dns;
 mod error;
 mod events;

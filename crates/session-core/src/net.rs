@@ -34,6 +34,7 @@ type BoxIo = Box<dyn Io>;
 use url::Url;
 
 use crate::Session;
+use crate::coalesce::Coalesce;
 pub use crate::dns::{HostResolver, HostResolverConfig, LookupError};
 pub use crate::netlog::{CaptureMode, NetLog, NetLogError, NetLogOptions};
 use crate::netlog::{EventType, Phase, ReqLog, SocketLog, header_lines};
@@ -1950,7 +1951,7 @@ impl Session {
                     "proxy_server": server.to_string(),
                 }))
             });
-            let established = Box::pin(self.establish(slot, server, url, &socket)).await;
+            let established = Box::pin(self.establish(slot, server, url, true, &socket)).await;
             match &established {
                 Ok(_) => log.add(EventType::SOCKET_POOL_BOUND_TO_SOCKET, Phase::None, |_| {
                     Some(serde_json::json!({"source_dependency": socket.socket.dependency()}))
@@ -1988,12 +1989,15 @@ impl Session {
     /// Opens the socket `slot` counts: TCP (through `server`), TLS for
     /// https with the certificate accepted by the session before anything
     /// is sent, and the HTTP handshake. An HTTP/2 connection is handed to
-    /// the pool at once, for every request of its group.
+    /// the pool at once, for every request of its group. With `request`, a
+    /// request goes on the connection at once, and TLS's last handshake
+    /// flight waits to go with it (see [`Coalesce`]).
     async fn establish(
         &self,
         slot: Slot,
         server: &ProxyServer,
         url: &Url,
+        request: bool,
         log: &SocketLog,
     ) -> Result<Conn, FetchError> {
         let https = url.scheme() == "https";
@@ -2004,7 +2008,7 @@ impl Session {
             .trim_end_matches(']');
         let port = url.port_or_known_default().unwrap_or(80);
         let (io, addr, absolute_form) = self
-            .connect_via(server, url, host, port, https, log)
+            .connect_via(server, url, host, port, https, request, log)
             .await?;
         let connections = self.connections();
         if !https {
@@ -2017,7 +2021,7 @@ impl Session {
             });
         }
         let (tls, verdict) = self
-            .tls_connect(io, host, &[b"h2", b"http/1.1"], url, false, log)
+            .tls_connect(io, host, &[b"h2", b"http/1.1"], url, false, request, log)
             .await?;
         // Nothing is sent before the certificate is accepted.
         if !verdict.is_ok() {
@@ -2116,7 +2120,7 @@ impl Session {
                     "proxy_server": server.to_string(),
                 }))
             });
-            let established = self.establish(slot, &server, &parsed, &log).await;
+            let established = self.establish(slot, &server, &parsed, false, &log).await;
             if let Err(e) = &established {
                 log.log
                     .end_with(log.socket, EventType::SOCKET_ALIVE, Some(e.error.code()));
@@ -2136,7 +2140,7 @@ impl Session {
     async fn proxy_stream(
         &self,
         url: &Url,
-        tls: bool,
+        (tls, hold): (bool, bool),
         proxy_host: &str,
         proxy_port: u16,
         log: &SocketLog,
@@ -2147,7 +2151,7 @@ impl Session {
             return Ok((Box::new(tcp), addr));
         }
         let (stream, verdict) = self
-            .tls_connect(tcp, proxy_host, &[b"http/1.1"], url, true, log)
+            .tls_connect(tcp, proxy_host, &[b"http/1.1"], url, true, hold, log)
             .await?;
         if !verdict.is_ok() {
             return Err(fail(
@@ -2164,6 +2168,7 @@ impl Session {
     /// certificate (the verify proc included). An invalid name fails with
     /// `ERR_ADDRESS_INVALID` (`ERR_PROXY_CONNECTION_FAILED` for a proxy); a
     /// failed handshake with `SSL_PROTOCOL_ERROR`.
+    #[allow(clippy::too_many_arguments)]
     async fn tls_connect<S>(
         &self,
         io: S,
@@ -2171,8 +2176,9 @@ impl Session {
         alpn: &[&[u8]],
         url: &Url,
         to_proxy: bool,
+        hold: bool,
         log: &SocketLog,
-    ) -> Result<(tokio_rustls::client::TlsStream<S>, NetError), FetchError>
+    ) -> Result<(tokio_rustls::client::TlsStream<Coalesce<S>>, NetError), FetchError>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
@@ -2194,8 +2200,8 @@ impl Session {
         log.add(EventType::SSL_CONNECT, Phase::Begin, |_| {
             Some(serde_json::json!({"host": name}))
         });
-        let stream = match tokio_rustls::TlsConnector::from(config)
-            .connect(server_name, io)
+        let mut stream = match tokio_rustls::TlsConnector::from(config)
+            .connect(server_name, Coalesce::new(io))
             .await
         {
             Ok(stream) => stream,
@@ -2210,6 +2216,18 @@ impl Session {
         // does) and, in the usual case, answered from the verdict cache.
         let chain = stream.get_ref().1.peer_certificates().unwrap_or_default();
         let verdict = verifier.verify(name, chain).await.result;
+        // The client's Finished waits for the verdict, and then for the
+        // first request to go with it; a connection no request waits for
+        // sends it now.
+        if verdict.is_ok() {
+            if hold {
+                stream.get_mut().0.handshake_done();
+            } else if let Err(e) = stream.get_mut().0.release().await {
+                log.log
+                    .end_with(log.socket, EventType::SSL_CONNECT, Some(-107));
+                return Err(fail(-107, url, format!("{context}{e}")));
+            }
+        }
         log.add(EventType::SSL_CONNECT, Phase::End, |_| {
             let tls = stream.get_ref().1;
             Some(if verdict.is_ok() {
@@ -2228,6 +2246,7 @@ impl Session {
     }
 
     /// One attempt: direct, or through `server`.
+    #[allow(clippy::too_many_arguments)]
     async fn connect_via(
         &self,
         server: &ProxyServer,
@@ -2235,6 +2254,7 @@ impl Session {
         host: &str,
         port: u16,
         https: bool,
+        request: bool,
         log: &SocketLog,
     ) -> Result<(BoxIo, SocketAddr, bool), FetchError> {
         let ProxyServer::Proxy {
@@ -2262,7 +2282,9 @@ impl Session {
                     let (mut tcp, addr) = self
                         .proxy_stream(
                             url,
-                            *scheme == ProxyScheme::Https,
+                            // A CONNECT, or the request itself, follows at
+                            // once: the proxy's Finished goes with it.
+                            (*scheme == ProxyScheme::Https, request || https),
                             proxy_host,
                             *proxy_port,
                             log,

@@ -1795,3 +1795,125 @@ async fn ntlm_and_negotiate_are_refused_clearly() {
     assert_eq!(err.error.to_string(), "net::ERR_UNSUPPORTED_AUTH_SCHEME");
     assert!(err.detail.contains("Negotiate"), "{err}");
 }
+
+/// What a TLS server saw of its clients' handshakes.
+#[derive(Default)]
+struct Handshakes {
+    /// Connections whose client sent its Finished.
+    completed: AtomicUsize,
+    /// Connections that ended before the client's Finished.
+    unfinished: AtomicUsize,
+    /// Requests already decrypted when the client's Finished was: they
+    /// came in the same read.
+    with_finished: AtomicUsize,
+    /// Requests answered.
+    requests: AtomicUsize,
+}
+
+/// A TLS server on 127.0.0.1 that tells how each handshake ended and
+/// whether the request came with the client's Finished; it answers `ok`.
+fn handshake_server(ca: &Ca) -> (SocketAddr, Arc<Handshakes>) {
+    let config = Arc::new(ca.server_config(&["localhost"]));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Handshakes::default());
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let (config, log) = (config.clone(), log.clone());
+            std::thread::spawn(move || {
+                let Ok(mut conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                while conn.is_handshaking() {
+                    if conn.complete_io(&mut stream).is_err() {
+                        log.unfinished.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                }
+                log.completed.fetch_add(1, Ordering::SeqCst);
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                if let Ok(n) = conn.reader().read(&mut buf)
+                    && n > 0
+                {
+                    log.with_finished.fetch_add(1, Ordering::SeqCst);
+                    head.extend_from_slice(&buf[..n]);
+                }
+                let mut tls = rustls::StreamOwned::new(conn, stream);
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                log.requests.fetch_add(1, Ordering::SeqCst);
+                let _ = tls.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+                let _ = tls.flush();
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// Waits up to 10 s for `done`.
+async fn until(done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// The client's last handshake flight waits for the session's verdict on
+/// the certificate (a rejected one never gets it, as in Chromium, which
+/// checks the certificate before it sends Finished), and then goes out in
+/// one write with the request.
+#[tokio::test]
+async fn tls_finished_waits_for_the_verdict_and_goes_with_the_request() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let ca = Ca::root("sesh finished test CA");
+    let (addr, seen) = handshake_server(&ca);
+    let target = Url::parse(&format!("https://localhost:{}/", addr.port())).unwrap();
+
+    let err = ses.fetch(Request::get(target.clone())).await.unwrap_err();
+    assert_eq!(err.error.to_string(), "net::ERR_CERT_AUTHORITY_INVALID");
+    until(|| seen.unfinished.load(Ordering::SeqCst) == 1).await;
+    assert_eq!(seen.unfinished.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.completed.load(Ordering::SeqCst), 0, "no Finished sent");
+
+    ses.cert_verifier().add_root_pem(&ca.pem).unwrap();
+    for round in 1..=3 {
+        let response = ses.fetch(Request::get(target.clone())).await.unwrap();
+        assert_eq!(response.bytes().await.unwrap(), b"ok");
+        assert_eq!(seen.completed.load(Ordering::SeqCst), round);
+        assert_eq!(
+            seen.with_finished.load(Ordering::SeqCst),
+            round,
+            "the request came with Finished"
+        );
+    }
+}
+
+/// A preconnected TLS socket finishes its handshake at once, though no
+/// request goes with it.
+#[tokio::test]
+async fn a_preconnected_tls_socket_finishes_its_handshake() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let ca = Ca::root("sesh preconnect TLS CA");
+    ses.cert_verifier().add_root_pem(&ca.pem).unwrap();
+    let (addr, seen) = handshake_server(&ca);
+    let target = format!("https://localhost:{}/", addr.port());
+    assert_eq!(ses.preconnect(&target, 2).await.unwrap(), 2);
+    until(|| seen.completed.load(Ordering::SeqCst) == 2).await;
+    assert_eq!(seen.completed.load(Ordering::SeqCst), 2);
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 0);
+    // The request then goes on one of them, with no new handshake.
+    let response = ses.fetch(Request::get(Url::parse(&target).unwrap())).await;
+    assert_eq!(response.unwrap().bytes().await.unwrap(), b"ok");
+    assert_eq!(seen.completed.load(Ordering::SeqCst), 2);
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 1);
+}
