@@ -9,9 +9,10 @@
 //! from the server (`Finished`, and on the way a TLS 1.2 key exchange or a
 //! second ClientHello), until the next write joins it, the connection
 //! reads, shuts down or flushes a second time, or [`Coalesce::release`] is
-//! called. Chromium's socket adapter coalesces the same way, and it checks
-//! the certificate before it sends `Finished`: held, `Finished` is not
-//! sent for a certificate the session then rejects.
+//! called. Held, `Finished` also waits for the session's verdict on the
+//! certificate, which comes after the handshake in sesh: a certificate the
+//! session rejects never gets one, as in Chromium, whose certificate check
+//! runs inside the handshake, before `Finished` is sent.
 //!
 //! After the first flight it has held goes out with the request, the
 //! wrapper only passes bytes through.
