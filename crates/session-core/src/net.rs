@@ -2160,7 +2160,7 @@ impl Session {
                 format!("the proxy's certificate: {verdict}"),
             ));
         }
-        Ok((Box::new(stream), addr))
+        Ok((stream, addr))
     }
 
     /// TLS over `io` to `name` (a server or an HTTPS proxy) with the
@@ -2178,7 +2178,7 @@ impl Session {
         to_proxy: bool,
         hold: bool,
         log: &SocketLog,
-    ) -> Result<(tokio_rustls::client::TlsStream<Coalesce<S>>, NetError), FetchError>
+    ) -> Result<(Box<tokio_rustls::client::TlsStream<Coalesce<S>>>, NetError), FetchError>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
@@ -2200,11 +2200,14 @@ impl Session {
         log.add(EventType::SSL_CONNECT, Phase::Begin, |_| {
             Some(serde_json::json!({"host": name}))
         });
+        // Boxed at once: the stream (rustls's connection state, ≈1 KB)
+        // then moves from layer to layer (the HTTP handshake, the
+        // connection's driver) as a pointer, not a copy each time.
         let mut stream = match tokio_rustls::TlsConnector::from(config)
             .connect(server_name, Coalesce::new(io))
             .await
         {
-            Ok(stream) => stream,
+            Ok(stream) => Box::new(stream),
             Err(e) => {
                 log.log
                     .end_with(log.socket, EventType::SSL_CONNECT, Some(-107));
@@ -2279,17 +2282,18 @@ impl Session {
                 let mut authorization: Option<String> = None;
                 let mut used: Option<(String, (String, String))> = None;
                 for attempt in 0.. {
-                    let (mut tcp, addr) = self
-                        .proxy_stream(
-                            url,
-                            // A CONNECT, or the request itself, follows at
-                            // once: the proxy's Finished goes with it.
-                            (*scheme == ProxyScheme::Https, request || https),
-                            proxy_host,
-                            *proxy_port,
-                            log,
-                        )
-                        .await?;
+                    // Boxed: a direct connection's future need not be as
+                    // large as TLS to a proxy's.
+                    let (mut tcp, addr) = Box::pin(self.proxy_stream(
+                        url,
+                        // A CONNECT, or the request itself, follows at
+                        // once: the proxy's Finished goes with it.
+                        (*scheme == ProxyScheme::Https, request || https),
+                        proxy_host,
+                        *proxy_port,
+                        log,
+                    ))
+                    .await?;
                     if !https {
                         return Ok((tcp, addr, true));
                     }
