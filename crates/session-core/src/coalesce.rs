@@ -132,7 +132,9 @@ impl<T: AsyncWrite + Unpin> Coalesce<T> {
             return Poll::Ready(Ok(len));
         }
         if self.heard && !self.handshake_done {
-            // The first write since the server was heard: held.
+            // The first write since the server was heard: held, with room
+            // for a request head to join it without growing the buffer.
+            self.held.reserve(len + 1024);
             for buf in bufs {
                 self.held.extend_from_slice(buf);
             }
