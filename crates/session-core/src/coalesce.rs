@@ -43,6 +43,8 @@ pub(crate) struct Coalesce<T> {
     /// How often a read or flush after the handshake has waited for the
     /// request (see [`Coalesce::defer`]).
     deferrals: u8,
+    /// The request has joined what is held: nothing waits any more.
+    joined: bool,
 }
 
 /// How often reads and flushes may wait for the request before what is
@@ -60,6 +62,7 @@ impl<T> Coalesce<T> {
             handshake_done: false,
             done: false,
             deferrals: 0,
+            joined: false,
         }
     }
 
@@ -68,7 +71,7 @@ impl<T> Coalesce<T> {
     /// connection, and flushes it, before the request it is given reaches
     /// it. After a few such turns, what is held goes alone.
     fn defer(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.handshake_done || self.deferrals >= MAX_DEFERRALS {
+        if !self.handshake_done || self.joined || self.deferrals >= MAX_DEFERRALS {
             return false;
         }
         self.deferrals += 1;
@@ -123,6 +126,7 @@ impl<T: AsyncWrite + Unpin> Coalesce<T> {
         }
         if !self.held.is_empty() {
             // The next flight joins the one held, and both go at once.
+            self.joined = true;
             for buf in bufs {
                 self.held.extend_from_slice(buf);
             }
@@ -225,6 +229,8 @@ mod tests {
         writes: Vec<Vec<u8>>,
         flushes: usize,
         to_read: Vec<u8>,
+        /// The most bytes a write takes (`None`: all).
+        limit: Option<usize>,
     }
 
     impl AsyncRead for Recorder {
@@ -246,8 +252,9 @@ mod tests {
             _: &mut Context<'_>,
             buf: &[u8],
         ) -> Poll<io::Result<usize>> {
-            self.writes.push(buf.to_vec());
-            Poll::Ready(Ok(buf.len()))
+            let n = self.limit.unwrap_or(buf.len()).min(buf.len());
+            self.writes.push(buf[..n].to_vec());
+            Poll::Ready(Ok(n))
         }
         fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
             self.flushes += 1;
@@ -349,6 +356,24 @@ mod tests {
         io.read_exact(&mut buf).await.unwrap();
         assert_eq!(io.io.writes, vec![b"finished".to_vec()]);
         assert_eq!(&buf, b"ticket");
+    }
+
+    /// A socket that takes part of the joined flight: the rest goes on the
+    /// flush that follows, at once and in order.
+    #[tokio::test]
+    async fn a_short_write_leaves_the_rest_for_the_flush() {
+        let mut io = with_reply(b"flight");
+        let mut buf = [0u8; 6];
+        io.read_exact(&mut buf).await.unwrap();
+        io.write_all(b"finished").await.unwrap();
+        io.flush().await.unwrap();
+        io.handshake_done();
+        io.io.limit = Some(5);
+        io.write_all(b"GET / HTTP/1.1").await.unwrap();
+        io.flush().await.unwrap();
+        assert_eq!(io.io.writes.concat(), b"finishedGET / HTTP/1.1");
+        assert!(io.held.is_empty());
+        assert_eq!(io.deferrals, 0, "nothing waited once the request came");
     }
 
     /// A second flush, a shutdown, or `release` send what is held.
