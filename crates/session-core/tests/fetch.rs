@@ -330,7 +330,10 @@ fn http_server_with(handle: fn(std::net::TcpStream, u16, &AtomicUsize)) -> Serve
 }
 
 fn https_server(ca: &Ca) -> Server {
-    let config = ca.server_config(&["localhost", "127.0.0.1"]);
+    https_server_with(ca.server_config(&["localhost", "127.0.0.1"]))
+}
+
+fn https_server_with(config: rustls::ServerConfig) -> Server {
     let config = Arc::new(config);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -1916,4 +1919,27 @@ async fn a_preconnected_tls_socket_finishes_its_handshake() {
     assert_eq!(response.unwrap().bytes().await.unwrap(), b"ok");
     assert_eq!(seen.completed.load(Ordering::SeqCst), 2);
     assert_eq!(seen.requests.load(Ordering::SeqCst), 1);
+}
+
+/// Over TLS 1.2 the client's last flight (key exchange, Finished) goes
+/// before the server's Finished, and on a resumed session after it: both
+/// handshakes complete and carry their requests.
+#[tokio::test]
+async fn tls_1_2_servers_are_answered_on_full_and_resumed_handshakes() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let ca = Ca::root("sesh TLS 1.2 CA");
+    ses.cert_verifier().add_root_pem(&ca.pem).unwrap();
+    let server =
+        https_server_with(ca.server_config_with(&["localhost"], &[&rustls::version::TLS12]));
+    for round in 1..=3 {
+        let mut request = Request::get(url(&server, "localhost", "/hello", true));
+        request.headers.insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        let response = ses.fetch(request).await.unwrap();
+        assert_eq!(response.bytes().await.unwrap(), b"hello", "round {round}");
+        assert_eq!(server.requests.load(Ordering::SeqCst), round);
+    }
 }

@@ -117,9 +117,18 @@ impl Ca {
     /// A rustls server config (ring, default versions) presenting a new
     /// leaf for `names` and this CA, for loopback test servers.
     pub fn server_config(&self, names: &[&str]) -> ServerConfig {
+        self.server_config_with(names, rustls::DEFAULT_VERSIONS)
+    }
+
+    /// [`server_config`](Self::server_config) speaking only `versions`.
+    pub fn server_config_with(
+        &self,
+        names: &[&str],
+        versions: &[&'static SupportedProtocolVersion],
+    ) -> ServerConfig {
         let leaf = self.leaf(names);
         ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .unwrap()
             .with_no_client_auth()
             .with_single_cert(
