@@ -330,10 +330,7 @@ fn http_server_with(handle: fn(std::net::TcpStream, u16, &AtomicUsize)) -> Serve
 }
 
 fn https_server(ca: &Ca) -> Server {
-    https_server_with(ca.server_config(&["localhost", "127.0.0.1"]))
-}
-
-fn https_server_with(config: rustls::ServerConfig) -> Server {
+    let config = ca.server_config(&["localhost", "127.0.0.1"]);
     let config = Arc::new(config);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -1811,12 +1808,18 @@ struct Handshakes {
     with_finished: AtomicUsize,
     /// Requests answered.
     requests: AtomicUsize,
+    /// Handshakes that resumed a session.
+    resumed: AtomicUsize,
 }
 
 /// A TLS server on 127.0.0.1 that tells how each handshake ended and
 /// whether the request came with the client's Finished; it answers `ok`.
 fn handshake_server(ca: &Ca) -> (SocketAddr, Arc<Handshakes>) {
-    let config = Arc::new(ca.server_config(&["localhost"]));
+    handshake_server_with(ca.server_config(&["localhost"]))
+}
+
+fn handshake_server_with(config: rustls::ServerConfig) -> (SocketAddr, Arc<Handshakes>) {
+    let config = Arc::new(config);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Handshakes::default());
@@ -1835,6 +1838,9 @@ fn handshake_server(ca: &Ca) -> (SocketAddr, Arc<Handshakes>) {
                     }
                 }
                 log.completed.fetch_add(1, Ordering::SeqCst);
+                if conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+                    log.resumed.fetch_add(1, Ordering::SeqCst);
+                }
                 let mut head = Vec::new();
                 let mut buf = [0u8; 4096];
                 if let Ok(n) = conn.reader().read(&mut buf)
@@ -1922,24 +1928,32 @@ async fn a_preconnected_tls_socket_finishes_its_handshake() {
 }
 
 /// Over TLS 1.2 the client's last flight (key exchange, Finished) goes
-/// before the server's Finished, and on a resumed session after it: both
-/// handshakes complete and carry their requests.
+/// before the server's Finished on a full handshake, and after it on a
+/// resumed one, where it then goes with the request: every handshake
+/// completes and carries its request.
 #[tokio::test]
 async fn tls_1_2_servers_are_answered_on_full_and_resumed_handshakes() {
     let (_tmp, _ud, sessions) = fresh();
     let ses = sessions.default_session().unwrap();
     let ca = Ca::root("sesh TLS 1.2 CA");
     ses.cert_verifier().add_root_pem(&ca.pem).unwrap();
-    let server =
-        https_server_with(ca.server_config_with(&["localhost"], &[&rustls::version::TLS12]));
+    let (addr, seen) =
+        handshake_server_with(ca.server_config_with(&["localhost"], &[&rustls::version::TLS12]));
+    let target = Url::parse(&format!("https://localhost:{}/", addr.port())).unwrap();
     for round in 1..=3 {
-        let mut request = Request::get(url(&server, "localhost", "/hello", true));
-        request.headers.insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("close"),
-        );
-        let response = ses.fetch(request).await.unwrap();
-        assert_eq!(response.bytes().await.unwrap(), b"hello", "round {round}");
-        assert_eq!(server.requests.load(Ordering::SeqCst), round);
+        let response = ses.fetch(Request::get(target.clone())).await.unwrap();
+        assert_eq!(response.bytes().await.unwrap(), b"ok", "round {round}");
     }
+    assert_eq!(seen.completed.load(Ordering::SeqCst), 3);
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        seen.resumed.load(Ordering::SeqCst),
+        2,
+        "the later two resume"
+    );
+    assert_eq!(
+        seen.with_finished.load(Ordering::SeqCst),
+        2,
+        "a resumed handshake's Finished goes with the request"
+    );
 }
