@@ -272,6 +272,17 @@ mod tests {
         })
     }
 
+    /// A stream that has read the server's flight and holds `finished`,
+    /// as tokio-rustls leaves it when a TLS 1.3 handshake ends.
+    async fn holding_finished() -> Coalesce<Recorder> {
+        let mut io = with_reply(b"flight");
+        let mut buf = [0u8; 6];
+        io.read_exact(&mut buf).await.unwrap();
+        io.write_all(b"finished").await.unwrap();
+        io.flush().await.unwrap();
+        io
+    }
+
     /// A TLS 1.3 handshake as tokio-rustls drives it: hello, the server's
     /// flight read, `Finished` written and flushed; then the request.
     #[tokio::test]
@@ -329,11 +340,7 @@ mod tests {
     /// next turn sends it if no request came.
     #[tokio::test]
     async fn a_read_before_the_request_waits_one_turn() {
-        let mut io = with_reply(b"flight");
-        let mut buf = [0u8; 6];
-        io.read_exact(&mut buf).await.unwrap();
-        io.write_all(b"finished").await.unwrap();
-        io.flush().await.unwrap();
+        let mut io = holding_finished().await;
         io.handshake_done();
         // One turn, by hand: the read is pending and nothing was sent.
         let waker = std::task::Waker::noop();
@@ -347,12 +354,10 @@ mod tests {
         assert_eq!(io.io.writes, vec![b"finishedGET /".to_vec()]);
 
         // With no request, the next turn's read sends Finished alone.
-        let mut io = with_reply(b"flight");
-        io.read_exact(&mut buf).await.unwrap();
-        io.write_all(b"finished").await.unwrap();
-        io.flush().await.unwrap();
+        let mut io = holding_finished().await;
         io.handshake_done();
         io.io.to_read = b"ticket".to_vec();
+        let mut buf = [0u8; 6];
         io.read_exact(&mut buf).await.unwrap();
         assert_eq!(io.io.writes, vec![b"finished".to_vec()]);
         assert_eq!(&buf, b"ticket");
@@ -362,11 +367,7 @@ mod tests {
     /// flush that follows, at once and in order.
     #[tokio::test]
     async fn a_short_write_leaves_the_rest_for_the_flush() {
-        let mut io = with_reply(b"flight");
-        let mut buf = [0u8; 6];
-        io.read_exact(&mut buf).await.unwrap();
-        io.write_all(b"finished").await.unwrap();
-        io.flush().await.unwrap();
+        let mut io = holding_finished().await;
         io.handshake_done();
         io.io.limit = Some(5);
         io.write_all(b"GET / HTTP/1.1").await.unwrap();
@@ -380,11 +381,7 @@ mod tests {
     #[tokio::test]
     async fn flush_shutdown_and_release_send_what_is_held() {
         for how in ["flush", "shutdown", "release"] {
-            let mut io = with_reply(b"flight");
-            let mut buf = [0u8; 6];
-            io.read_exact(&mut buf).await.unwrap();
-            io.write_all(b"finished").await.unwrap();
-            io.flush().await.unwrap();
+            let mut io = holding_finished().await;
             assert!(io.io.writes.is_empty(), "{how}");
             match how {
                 "flush" => io.flush().await.unwrap(),
