@@ -2140,7 +2140,8 @@ impl Session {
     async fn proxy_stream(
         &self,
         url: &Url,
-        (tls, hold): (bool, bool),
+        tls: bool,
+        hold: bool,
         proxy_host: &str,
         proxy_port: u16,
         log: &SocketLog,
@@ -2286,9 +2287,10 @@ impl Session {
                     // large as TLS to a proxy's.
                     let (mut tcp, addr) = Box::pin(self.proxy_stream(
                         url,
+                        *scheme == ProxyScheme::Https,
                         // A CONNECT, or the request itself, follows at
                         // once: the proxy's Finished goes with it.
-                        (*scheme == ProxyScheme::Https, request || https),
+                        request || https,
                         proxy_host,
                         *proxy_port,
                         log,
