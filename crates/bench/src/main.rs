@@ -465,6 +465,11 @@ async fn sesh_session(
     proxy: Option<&str>,
 ) -> anyhow::Result<(tempfile::TempDir, sesh_core::Session)> {
     let (dir, ses) = bench_partition()?;
+    // The system's roots are part of building the client, as reqwest's
+    // are: loaded here, before the clock starts, rather than (as a session
+    // would otherwise do) on a thread of their own that the first HTTPS
+    // connection may still wait for.
+    sesh_core::tls::load_system_roots();
     if let Some(ca) = ca {
         ses.cert_verifier().add_root_pem(ca)?;
     }

@@ -47,5 +47,5 @@ pub use rustls_pki_types::{CertificateDer, UnixTime};
 pub use ssl::{SslConfig, chromium_cipher_suites, has_aes_hardware};
 pub use verifier::{
     BoxFuture, CertVerifier, ConnectError, DefaultVerification, SessionCache, VerifierStats,
-    VerifyOutcome, VerifyRequest, peer_chain,
+    VerifyOutcome, VerifyRequest, load_system_roots, peer_chain,
 };

@@ -212,6 +212,23 @@ fn system_roots_do_not_trust_a_private_ca() {
 }
 
 #[test]
+fn the_system_roots_load_once_and_a_public_chain_needs_them() {
+    // A verifier starts the load; the explicit call waits for it or does
+    // it, once.
+    let early = CertVerifier::new();
+    let n = sesh_cert_verify::load_system_roots();
+    assert!(n > 100, "only {n} system roots (Debian: ca-certificates)");
+    assert_eq!(sesh_cert_verify::load_system_roots(), n);
+    // Every root of Debian's bundle is among them.
+    let path = "/etc/ssl/certs/ca-certificates.crt";
+    let pem = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path} (Debian: ca-certificates): {e}"));
+    let bundle = sesh_cert_verify::der_from_pem(&pem).unwrap().len();
+    assert!(n >= bundle, "{n} system roots loaded, {bundle} in {path}");
+    drop(early);
+}
+
+#[test]
 fn known_roots_are_mozillas_public_roots() {
     // A public root as Debian ships it (ca-certificates), and a private one.
     let path = "/etc/ssl/certs/ISRG_Root_X1.pem";
