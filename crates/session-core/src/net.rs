@@ -2190,8 +2190,11 @@ impl Session {
         };
         let verifier = self.cert_verifier();
         let (config, _generation) = verifier.deferred_client_config(alpn);
-        let server_name =
-            rustls_pki_types::ServerName::try_from(name.to_owned()).map_err(|_| {
+        // Parsed borrowed: an IP address is then owned without a copy of
+        // the text.
+        let server_name = rustls_pki_types::ServerName::try_from(name)
+            .map(|n| n.to_owned())
+            .map_err(|_| {
                 fail(
                     name_error,
                     url,

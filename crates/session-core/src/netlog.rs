@@ -522,6 +522,7 @@ impl NetLog {
 
     /// Records an event about `source`; `params` is called only while a
     /// log runs, with its capture mode.
+    #[inline]
     pub(crate) fn add(
         &self,
         source: Source,
@@ -529,9 +530,25 @@ impl NetLog {
         phase: Phase,
         params: impl FnOnce(CaptureMode) -> Option<Value>,
     ) {
-        let Some(mode) = self.capture() else {
-            return;
-        };
+        if let Some(mode) = self.capture() {
+            self.record(source, kind, phase, mode, params);
+        }
+    }
+
+    /// [`add`](Self::add) while a log runs. Out of line and cold: the
+    /// parameters' JSON is built here, not in the network service's own
+    /// code, which then stays compact in the instruction cache when no
+    /// log runs.
+    #[cold]
+    #[inline(never)]
+    fn record(
+        &self,
+        source: Source,
+        kind: EventType,
+        phase: Phase,
+        mode: CaptureMode,
+        params: impl FnOnce(CaptureMode) -> Option<Value>,
+    ) {
         let params = params(mode);
         let line = event_line(source, kind, phase, params.as_ref());
         let queue = self
