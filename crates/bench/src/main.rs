@@ -87,6 +87,12 @@ enum Command {
         /// one sesh runs on and hyper-rustls's default, instead of ring.
         #[arg(long)]
         aws_lc: bool,
+        /// hyper only (https, `--fresh`): hyper-util's pooling client with
+        /// hyper-rustls's connector — hyper as an app on it fetches — rather
+        /// than a bare connection made by hand for each request. The TLS
+        /// config is the same either way (the options above).
+        #[arg(long)]
+        hyper_rustls: bool,
         /// reqwest only: send reqwest's own headers rather than sesh's
         /// (every client sends sesh's by default: see `headers`).
         #[arg(long)]
@@ -148,6 +154,7 @@ fn main() -> anyhow::Result<()> {
                 chromium_suites,
                 hybrid_share,
                 aws_lc,
+                hyper_rustls,
                 own_headers,
             } => {
                 let ca = ca.map(std::fs::read_to_string).transpose()?;
@@ -163,6 +170,7 @@ fn main() -> anyhow::Result<()> {
                     chromium_suites,
                     hybrid_share,
                     aws_lc,
+                    hyper_rustls,
                     headers: if own_headers && client == Client::Reqwest {
                         http::HeaderMap::new()
                     } else {
@@ -375,6 +383,7 @@ struct FetchOptions {
     chromium_suites: bool,
     hybrid_share: bool,
     aws_lc: bool,
+    hyper_rustls: bool,
     /// What every request carries besides Host (see [`sesh_headers`]);
     /// sesh's own client adds these itself.
     headers: http::HeaderMap,
@@ -705,6 +714,9 @@ async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<Run> {
         config.resumption =
             rustls::client::Resumption::store(Arc::new(sesh_core::tls::SessionCache::default()));
     }
+    if options.hyper_rustls {
+        return Ok(fetch_hyper_rustls(options, config).await);
+    }
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let addr: SocketAddr = format!(
@@ -741,6 +753,49 @@ async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<Run> {
         }
     })
     .await)
+}
+
+/// Fresh TLS connections through hyper-util's legacy client and
+/// hyper-rustls's connector (HTTP/1.1, `TCP_NODELAY` as the other clients),
+/// with `config` as TLS config: each request asks the server to close, so
+/// each makes a connection.
+async fn fetch_hyper_rustls(options: &FetchOptions, config: rustls::ClientConfig) -> Run {
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_only()
+        .enable_http1()
+        .wrap_connector(http);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, Full<Bytes>>(connector);
+    let uri: http::Uri = match options.url.as_str().parse() {
+        Ok(uri) => uri,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Run {
+                errors: options.requests,
+                seconds: 0.0,
+            };
+        }
+    };
+    let headers = options.headers.clone();
+    spread(options, move || {
+        let (client, uri, headers) = (client.clone(), uri.clone(), headers.clone());
+        async move {
+            let mut request = http::Request::get(uri)
+                .header(http::header::CONNECTION, "close")
+                .body(Full::new(Bytes::new()))?;
+            request.headers_mut().extend(headers);
+            let mut response = client.request(request).await?;
+            while let Some(frame) = response.body_mut().frame().await {
+                frame?;
+            }
+            Ok(())
+        }
+    })
+    .await
 }
 
 /// A download through the session's download manager (`download_url`):
