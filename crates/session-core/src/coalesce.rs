@@ -51,6 +51,10 @@ pub(crate) struct Coalesce<T> {
 /// held goes alone: a turn or two of the connection's first polls.
 const MAX_DEFERRALS: u8 = 4;
 
+/// The room a held flight's buffer is made with: enough for a usual
+/// request head to join it without the buffer growing.
+const ROOM: usize = 1024;
+
 impl<T> Coalesce<T> {
     /// `io`, holding nothing yet.
     pub(crate) fn new(io: T) -> Self {
@@ -138,7 +142,9 @@ impl<T: AsyncWrite + Unpin> Coalesce<T> {
         if self.heard && !self.handshake_done {
             // The first write since the server was heard: held, with room
             // for a request head to join it without growing the buffer.
-            self.held.reserve(len + 1024);
+            // (1 KiB in all for a short flight: an allocation the allocator
+            // serves from its per-thread cache.)
+            self.held.reserve(ROOM.max(len + ROOM / 2));
             for buf in bufs {
                 self.held.extend_from_slice(buf);
             }

@@ -71,3 +71,10 @@ pub use sesh_cert_verify as tls;
 pub use sesh_downloads as downloads;
 pub use sesh_proxy_rules as proxy;
 pub use sesh_storage as storage;
+
+/// Marks the branch it is called in as rarely taken: the compiler lays that
+/// branch's code out of the way of the usual path (a stable stand-in for
+/// `core::hint::cold_path`).
+#[cold]
+#[inline(never)]
+pub(crate) fn unlikely() {}

@@ -992,8 +992,16 @@ impl WebRequest {
     );
 
     /// Whether a hook is set for `stage`: one atomic load.
+    #[inline]
     pub(crate) fn has(&self, stage: Stage) -> bool {
-        self.inner.set.load(Ordering::Relaxed) & stage as u8 != 0
+        if self.inner.set.load(Ordering::Relaxed) & stage as u8 != 0 {
+            // Hooks are the exception: what a request does for them is
+            // laid out away from its usual path.
+            crate::unlikely();
+            true
+        } else {
+            false
+        }
     }
 
     /// A new request id.
