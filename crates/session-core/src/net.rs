@@ -1164,7 +1164,7 @@ impl Session {
             {
                 let details = BeforeRequestDetails {
                     request: hooks.details(&request.url, &request.method),
-                    upload_data: upload_data(&request),
+                    upload_data: upload_data(request),
                 };
                 match hook(details).await {
                     BeforeRequestAction::Continue => {}
@@ -1192,7 +1192,7 @@ impl Session {
                             "non-authoritative-reason",
                             HeaderValue::from_static("WebRequest API"),
                         );
-                        self.before_redirect(log, &request, &location, || ResponseDetails {
+                        self.before_redirect(log, request, &location, || ResponseDetails {
                             status_line: "HTTP/1.1 307 Internal Redirect".into(),
                             status_code: 307,
                             response_headers: web_request::Headers::response(&headers),
@@ -1211,7 +1211,7 @@ impl Session {
             let mut response = self.fetch_authenticated(request, log).await?;
             if !response.status.is_redirection() || request.redirect == RedirectMode::Manual {
                 response.url_chain = std::mem::take(&mut chain);
-                self.response_started(log, &request, &mut response);
+                self.response_started(log, request, &mut response);
                 return Ok(response);
             }
             let Some(location) = response
@@ -1221,7 +1221,7 @@ impl Session {
                 .and_then(|l| request.url.join(l).ok())
             else {
                 response.url_chain = std::mem::take(&mut chain);
-                self.response_started(log, &request, &mut response);
+                self.response_started(log, request, &mut response);
                 return Ok(response);
             };
             if request.redirect == RedirectMode::Error {
@@ -1233,7 +1233,7 @@ impl Session {
             if chain.len() > MAX_REDIRECTS {
                 return Err(fail(-310, &request.url, "more than 20 redirects"));
             }
-            self.before_redirect(log, &request, &location, || response.take_details());
+            self.before_redirect(log, request, &location, || response.take_details());
             let status = response.status.as_u16();
             if status == 303 && request.method != Method::HEAD
                 || (matches!(status, 301 | 302) && request.method == Method::POST)
