@@ -19,6 +19,14 @@ pub struct Options {
     /// Which workload: `proxy`, `cookies`, `tls`, `fetch` or `download`.
     #[arg(default_value = "proxy")]
     pub workload: String,
+    /// fetch only: run only the workloads whose name contains this text
+    /// (e.g. `--only "fresh TLS"`).
+    #[arg(long)]
+    pub only: Option<String>,
+    /// fetch only: rounds per client (default 5; the table gives the best
+    /// and the median round).
+    #[arg(long, default_value_t = crate::bench_net::FETCH_ROUNDS)]
+    pub rounds: usize,
 }
 
 pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
@@ -26,7 +34,7 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
         "proxy" => proxy(root),
         "tls" => tls(root),
         "cookies" => cookies(root),
-        "fetch" => crate::bench_net::fetch(root),
+        "fetch" => crate::bench_net::fetch(root, options.only.as_deref(), options.rounds.max(1)),
         "download" => crate::bench_net::download(root),
         other => bail!("unknown workload {other:?}; known: proxy, cookies, tls, fetch, download"),
     }

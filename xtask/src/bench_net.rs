@@ -20,7 +20,7 @@ const ROUNDS: usize = 3;
 
 /// Rounds of the request workloads: short runs, so more of them, for a
 /// best that a busy moment of the machine does not decide.
-const FETCH_ROUNDS: usize = 5;
+pub(crate) const FETCH_ROUNDS: usize = 5;
 
 /// The longest one run may take (runs take seconds; a run that takes
 /// longer is stuck).
@@ -98,13 +98,17 @@ fn lab(root: &Path) -> anyhow::Result<Lab> {
 }
 
 /// What one run of a client gave.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Run {
     seconds: f64,
     /// The median round's time (of the rounds that did not hang): on a
     /// noisy machine the best round flatters whichever client drew the
     /// quietest moment, and the median says what a client usually does.
     median_seconds: f64,
+    /// Each round's (seconds, errors), `None` for a round that hung: the
+    /// rounds of a workload's clients are taken in turn, so one client's
+    /// round `i` and another's ran at nearly the same moment.
+    rounds: Vec<Option<(f64, u64)>>,
     errors: u64,
     peak_kib: u64,
     /// Rounds stopped for taking longer than [`RUN_LIMIT`].
@@ -186,6 +190,7 @@ fn run(cmd: &mut Command) -> anyhow::Result<(Run, Option<Value>)> {
         Run {
             seconds,
             median_seconds: seconds,
+            rounds: vec![Some((seconds, errors))],
             errors,
             peak_kib: peak,
             hung: 0,
@@ -214,6 +219,7 @@ fn best_of_each(
     let mut worst: Vec<(u64, u64)> = vec![(0, 0); makers.len()];
     let mut hung = vec![0; makers.len()];
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); makers.len()];
+    let mut each: Vec<Vec<Option<(f64, u64)>>> = vec![Vec::new(); makers.len()];
     for _ in 0..rounds {
         for (i, make) in makers.iter_mut().enumerate() {
             let r = match run(&mut make()) {
@@ -221,13 +227,15 @@ fn best_of_each(
                 Err(e) if e.downcast_ref::<Hung>().is_some() => {
                     eprintln!("HUNG: {e}");
                     hung[i] += 1;
+                    each[i].push(None);
                     continue;
                 }
                 Err(e) => return Err(e),
             };
             worst[i] = (worst[i].0.max(r.errors), worst[i].1.max(r.peak_kib));
             times[i].push(r.seconds);
-            if bests[i].is_none_or(|b| r.seconds < b.seconds) {
+            each[i].push(Some((r.seconds, r.errors)));
+            if bests[i].as_ref().is_none_or(|b| r.seconds < b.seconds) {
                 bests[i] = Some(r);
             }
         }
@@ -237,22 +245,26 @@ fn best_of_each(
         .zip(worst)
         .zip(hung)
         .zip(times)
-        .map(|(((best, (errors, peak_kib)), hung), mut times)| {
-            let best = best.context("every round hung")?;
-            times.sort_by(f64::total_cmp);
-            let median_seconds = match times.len() {
-                0 => best.seconds,
-                n if n % 2 == 1 => times[n / 2],
-                n => (times[n / 2 - 1] + times[n / 2]) / 2.0,
-            };
-            Ok(Run {
-                errors,
-                peak_kib,
-                hung,
-                median_seconds,
-                ..best
-            })
-        })
+        .zip(each)
+        .map(
+            |((((best, (errors, peak_kib)), hung), mut times), rounds)| {
+                let best = best.context("every round hung")?;
+                times.sort_by(f64::total_cmp);
+                let median_seconds = match times.len() {
+                    0 => best.seconds,
+                    n if n % 2 == 1 => times[n / 2],
+                    n => (times[n / 2 - 1] + times[n / 2]) / 2.0,
+                };
+                Ok(Run {
+                    errors,
+                    peak_kib,
+                    hung,
+                    median_seconds,
+                    rounds,
+                    ..best
+                })
+            },
+        )
         .collect()
 }
 
@@ -343,7 +355,7 @@ struct Row {
 const SIX_IN_FLIGHT: &str = "six in flight";
 
 /// `cargo xtask bench fetch`.
-pub fn fetch(root: &Path) -> anyhow::Result<()> {
+pub fn fetch(root: &Path, only: Option<&str>, rounds: usize) -> anyhow::Result<()> {
     let lab = lab(root)?;
     let (_proxy, proxy_port) = tinyproxy(&lab.dir)?;
     let proxy = format!("http://127.0.0.1:{proxy_port}");
@@ -531,6 +543,9 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
         ),
     ];
     for (workload, url, n, concurrency, clients, with_curl) in &cases {
+        if only.is_some_and(|only| !workload.contains(only)) {
+            continue;
+        }
         println!("{workload}…");
         let mut labels = Vec::new();
         let mut makers: Vec<Box<dyn FnMut() -> Command + '_>> = Vec::new();
@@ -584,10 +599,7 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
                 curl(lab, url, *n, *concurrency).unwrap_or_else(|_| Command::new("false"))
             }));
         }
-        for (label, run) in labels
-            .into_iter()
-            .zip(best_of_each(&mut makers, FETCH_ROUNDS)?)
-        {
+        for (label, run) in labels.into_iter().zip(best_of_each(&mut makers, rounds)?) {
             rows.push(Row {
                 workload: (*workload).to_owned(),
                 client: label,
@@ -596,7 +608,7 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
             });
         }
     }
-    println!("\n=== fetch: GETs of a 64-byte body on loopback (best of {FETCH_ROUNDS}) ===");
+    println!("\n=== fetch: GETs of a 64-byte body on loopback (best of {rounds}) ===");
     // The client column as wide as its longest label.
     let w = rows
         .iter()
@@ -622,7 +634,7 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
         let ratio = reqwest.map(|q| rate / q).unwrap_or(f64::NAN);
         let hung = match row.run.hung {
             0 => String::new(),
-            n => format!("  ({n} of {FETCH_ROUNDS} rounds hung)"),
+            n => format!("  ({n} of {rounds} rounds hung)"),
         };
         println!(
             "{:<42} {:<w$} {:>10.0} {:>10.0} {:>7} {:>9.1} {:>10.2}{hung}",
@@ -643,7 +655,9 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
     }
     // Fresh TLS: sesh against each hyper row, best against best and
     // median against median.
-    println!("\nfresh TLS, sesh ÷ each hyper peer (best of {FETCH_ROUNDS} / median):");
+    println!(
+        "\nfresh TLS, sesh ÷ each hyper peer (best of {rounds} / median / median of the rounds' ratios):"
+    );
     for sesh in rows
         .iter()
         .filter(|r| r.client == "sesh" && r.workload.starts_with("fresh TLS"))
@@ -652,12 +666,32 @@ pub fn fetch(root: &Path) -> anyhow::Result<()> {
             .iter()
             .filter(|r| r.workload == sesh.workload && r.client.starts_with("hyper"))
         {
+            // Round by round: sesh's rate over the peer's in the same
+            // round, the median of those (what load changes during a run
+            // do to both cancels out).
+            let rate = |row: &Row, (seconds, errors): (f64, u64)| {
+                (row.requests as f64 - errors as f64).max(0.0) / seconds
+            };
+            let mut paired: Vec<f64> = sesh
+                .run
+                .rounds
+                .iter()
+                .zip(&peer.run.rounds)
+                .filter_map(|(a, b)| Some(rate(sesh, (*a)?) / rate(peer, (*b)?)))
+                .collect();
+            paired.sort_by(f64::total_cmp);
+            let paired_median = match paired.len() {
+                0 => f64::NAN,
+                n if n % 2 == 1 => paired[n / 2],
+                n => (paired[n / 2 - 1] + paired[n / 2]) / 2.0,
+            };
             println!(
-                "  {:<34} ÷ {:<w$} {:>5.2} / {:.2}",
+                "  {:<34} ÷ {:<w$} {:>5.2} / {:.2} / {:.2}",
                 sesh.workload,
                 peer.client,
                 answered(sesh) / answered(peer),
                 answered_median(sesh) / answered_median(peer),
+                paired_median,
             );
         }
     }
