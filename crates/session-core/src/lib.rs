@@ -73,8 +73,9 @@ pub use sesh_proxy_rules as proxy;
 pub use sesh_storage as storage;
 
 /// Marks the branch it is called in as rarely taken: the compiler lays that
-/// branch's code out of the way of the usual path (a stable stand-in for
-/// `core::hint::cold_path`).
+/// branch's code out of the way of the usual path (what
+/// `std::hint::cold_path` does on toolchains newer than the workspace's
+/// minimum).
 #[cold]
 #[inline(never)]
 pub(crate) fn unlikely() {}
