@@ -191,9 +191,12 @@ fn known_roots() -> &'static HashSet<&'static [u8]> {
 /// and the tail of each certificate (its signature), then matched on the
 /// exact host name and chain, so a lookup neither allocates nor hashes the
 /// whole chain, and a collision can never hand out another chain's verdict.
+/// The hash is foldhash, seeded at random once per process: every HTTPS
+/// connection looks its chain up (a resumed one too), and SipHash cost
+/// ≈1,000 instructions of it.
 #[derive(Default)]
 struct Cache {
-    buckets: HashMap<u64, Vec<CacheEntry>>,
+    buckets: HashMap<u64, Vec<CacheEntry>, foldhash::fast::RandomState>,
 }
 
 struct CacheEntry {
@@ -206,8 +209,9 @@ struct CacheEntry {
 const CACHE_CAPACITY: usize = 4096;
 
 fn cache_hash(hostname: &str, chain: &[CertificateDer<'_>]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    use std::hash::{BuildHasher, Hash, Hasher};
+    static SEED: OnceLock<foldhash::fast::RandomState> = OnceLock::new();
+    let mut h = SEED.get_or_init(Default::default).build_hasher();
     // Host names from URLs are lower case already: one write for them.
     if hostname.bytes().any(|b| b.is_ascii_uppercase()) {
         h.write(hostname.to_ascii_lowercase().as_bytes());
