@@ -3056,13 +3056,19 @@ async fn h1_handshake<T>(
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+    let (sender, mut connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|e| fail(-100, url, e.to_string()))?;
     let probe = log.take_probe().map(Arc::new);
     let live = connections.register(log.clone(), probe.clone());
+    // Run to its end without hyper's shutdown of the stream, then closed
+    // as it is: Chromium closes a socket it is done with without a TLS
+    // close_notify or a TCP shutdown (`SSLClientSocketImpl::Disconnect`),
+    // and so does sesh — a write and a system call fewer for every
+    // connection that ends, and nothing more for the server to read.
     let driver: Driver = Box::pin(async move {
-        let _ = connection.await;
+        let _ = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)).await;
+        drop(connection);
         drop(live);
     });
     Ok((sender, driver, probe))

@@ -1810,6 +1810,10 @@ struct Handshakes {
     requests: AtomicUsize,
     /// Handshakes that resumed a session.
     resumed: AtomicUsize,
+    /// Connections the client closed after a TLS close_notify alert.
+    close_notify: AtomicUsize,
+    /// Connections the client closed without one.
+    closed_bare: AtomicUsize,
 }
 
 /// A TLS server on 127.0.0.1 that tells how each handshake ended and
@@ -1861,6 +1865,21 @@ fn handshake_server_with(config: rustls::ServerConfig) -> (SocketAddr, Arc<Hands
                     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
                 );
                 let _ = tls.flush();
+                // The client closes: with close_notify (a clean end of
+                // the stream) or without (an unexpected end).
+                loop {
+                    match tls.read(&mut buf) {
+                        Ok(0) => {
+                            log.close_notify.fetch_add(1, Ordering::SeqCst);
+                            return;
+                        }
+                        Ok(_) => {}
+                        Err(_) => {
+                            log.closed_bare.fetch_add(1, Ordering::SeqCst);
+                            return;
+                        }
+                    }
+                }
             });
         }
     });
@@ -1902,6 +1921,38 @@ async fn tls_finished_waits_for_the_verdict_and_goes_with_the_request() {
             seen.with_finished.load(Ordering::SeqCst),
             round,
             "the request came with Finished"
+        );
+    }
+}
+
+/// A connection sesh is done with is closed as Chromium closes one: no
+/// TLS close_notify alert first (`SSLClientSocketImpl::Disconnect` just
+/// disconnects the socket).
+#[tokio::test]
+async fn a_finished_tls_connection_closes_without_close_notify() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let ca = Ca::root("sesh close CA");
+    ses.cert_verifier().add_root_pem(&ca.pem).unwrap();
+    let (addr, seen) = handshake_server(&ca);
+    let target = Url::parse(&format!("https://localhost:{}/", addr.port())).unwrap();
+    for round in 1..=2 {
+        let response = ses.fetch(Request::get(target.clone())).await.unwrap();
+        assert_eq!(response.bytes().await.unwrap(), b"ok");
+        until(|| {
+            seen.closed_bare.load(Ordering::SeqCst) + seen.close_notify.load(Ordering::SeqCst)
+                == round
+        })
+        .await;
+        assert_eq!(
+            seen.closed_bare.load(Ordering::SeqCst),
+            round,
+            "closed, round {round}"
+        );
+        assert_eq!(
+            seen.close_notify.load(Ordering::SeqCst),
+            0,
+            "no close_notify"
         );
     }
 }
