@@ -1,4 +1,5 @@
-//! The client's last handshake flight and its first request in one write.
+//! The client's last handshake flight, held until the session's verdict on
+//! the certificate and, when asked, joined to the next write.
 //!
 //! A TLS 1.3 client finishes its handshake by sending `Finished`, and a
 //! browser's next bytes are its request. tokio-rustls writes and flushes
@@ -14,8 +15,13 @@
 //! session rejects never gets one, as in Chromium, whose certificate check
 //! runs inside the handshake, before `Finished` is sent.
 //!
-//! After the first flight it has held goes out with the request, the
-//! wrapper only passes bytes through.
+//! The network service releases a target's `Finished` as soon as the
+//! verdict accepts the certificate ([`Coalesce::release`]), as Chromium
+//! sends it; the joining of a held flight to the next write is what TLS to
+//! an HTTPS proxy uses, whose `Finished` goes with the CONNECT.
+//!
+//! Once the first flight it has held has gone out, the wrapper only passes
+//! bytes through.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
