@@ -1044,9 +1044,11 @@ impl Response {
 /// to go out in one write with it. It does not: as in Chromium, it goes
 /// as soon as the session accepts the certificate, and the server works
 /// on it while the request is being made. Measured side by side (21
-/// rounds, fresh TLS connections to a loopback server): 6 % more
+/// paired rounds, fresh TLS connections to a loopback server): 6 % more
 /// connections a second one after another, 3 % fewer with 64 at a time on
-/// a saturated two-core machine, where the write saved counts for more.
+/// a saturated two-core machine, where the write saved counts for more;
+/// across whole benchmark runs the difference was within that machine's
+/// noise, and Chromium's order decided.
 const FINISHED_WITH_REQUEST: bool = false;
 
 /// A request's failure. Cold: the compiler then lays the code that builds
