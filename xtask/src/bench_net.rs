@@ -354,6 +354,11 @@ struct Row {
 /// workload's (not passed to the client).
 const SIX_IN_FLIGHT: &str = "six in flight";
 
+/// A hyper peer's fresh-TLS flags for what Chromium's rules ask of sesh, on
+/// sesh's provider: Chromium's suite order and the hybrid key share in
+/// every ClientHello (the six sockets are [`SIX_IN_FLIGHT`]).
+const CHROMIUM_RULES: &[&str] = &["--fresh", "--aws-lc", "--chromium-suites", "--hybrid-share"];
+
 /// `cargo xtask bench fetch`.
 pub fn fetch(root: &Path, only: Option<&str>, rounds: usize) -> anyhow::Result<()> {
     let lab = lab(root)?;
@@ -449,21 +454,9 @@ pub fn fetch(root: &Path, only: Option<&str>, rounds: usize) -> anyhow::Result<(
                 ("reqwest", vec!["--fresh"]),
                 ("hyper", vec!["--fresh"]),
                 ("hyper", vec!["--fresh", "--aws-lc"]),
-                (
-                    "hyper",
-                    vec!["--fresh", "--aws-lc", "--chromium-suites", "--hybrid-share"],
-                ),
+                ("hyper", CHROMIUM_RULES.to_vec()),
                 ("hyper", vec!["--fresh", "--aws-lc", "--hyper-rustls"]),
-                (
-                    "hyper",
-                    vec![
-                        "--fresh",
-                        "--aws-lc",
-                        "--chromium-suites",
-                        "--hybrid-share",
-                        "--hyper-rustls",
-                    ],
-                ),
+                ("hyper", [CHROMIUM_RULES, &["--hyper-rustls"]].concat()),
             ],
             false,
         ),
@@ -478,27 +471,11 @@ pub fn fetch(root: &Path, only: Option<&str>, rounds: usize) -> anyhow::Result<(
                 ("hyper", vec!["--fresh"]),
                 ("hyper", vec!["--fresh", "--aws-lc"]),
                 ("hyper", vec!["--fresh", "--aws-lc", SIX_IN_FLIGHT]),
-                (
-                    "hyper",
-                    vec![
-                        "--fresh",
-                        "--aws-lc",
-                        "--chromium-suites",
-                        "--hybrid-share",
-                        SIX_IN_FLIGHT,
-                    ],
-                ),
+                ("hyper", [CHROMIUM_RULES, &[SIX_IN_FLIGHT]].concat()),
                 ("hyper", vec!["--fresh", "--aws-lc", "--hyper-rustls"]),
                 (
                     "hyper",
-                    vec![
-                        "--fresh",
-                        "--aws-lc",
-                        "--chromium-suites",
-                        "--hybrid-share",
-                        "--hyper-rustls",
-                        SIX_IN_FLIGHT,
-                    ],
+                    [CHROMIUM_RULES, &["--hyper-rustls", SIX_IN_FLIGHT]].concat(),
                 ),
             ],
             false,
@@ -573,24 +550,19 @@ pub fn fetch(root: &Path, only: Option<&str>, rounds: usize) -> anyhow::Result<(
             .chain(six.then_some("6 sockets"))
             .collect();
             // hyper through hyper-util's client and hyper-rustls's
-            // connector goes by the connector's name.
-            let name = if extra.contains(&"--hyper-rustls") {
+            // connector is shown by the connector's name.
+            let shown = if extra.contains(&"--hyper-rustls") {
                 "hyper-rustls"
             } else {
                 name
             };
             labels.push(if notes.is_empty() {
-                name.to_owned()
+                shown.to_owned()
             } else {
-                format!("{name} ({})", notes.join(", "))
+                format!("{shown} ({})", notes.join(", "))
             });
             let client = &client;
-            let peer = if name == "hyper-rustls" {
-                "hyper"
-            } else {
-                name
-            };
-            makers.push(Box::new(move || client(peer, url, *n, concurrency, &extra)));
+            makers.push(Box::new(move || client(name, url, *n, concurrency, &extra)));
         }
         if *with_curl {
             labels.push("curl".into());
