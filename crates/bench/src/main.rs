@@ -662,21 +662,7 @@ async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<Run> {
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build_http::<Full<Bytes>>();
-        let uri: http::Uri = url.as_str().parse()?;
-        let headers = options.headers.clone();
-        return Ok(spread(options, move || {
-            let (client, uri, headers) = (client.clone(), uri.clone(), headers.clone());
-            async move {
-                let mut request = http::Request::get(uri).body(Full::new(Bytes::new()))?;
-                request.headers_mut().extend(headers);
-                let mut response = client.request(request).await?;
-                while let Some(frame) = response.body_mut().frame().await {
-                    frame?;
-                }
-                Ok(())
-            }
-        })
-        .await);
+        return fetch_legacy(options, client).await;
     }
     if !options.fresh {
         bail!("the hyper peer does https only with --fresh");
@@ -715,7 +701,7 @@ async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<Run> {
             rustls::client::Resumption::store(Arc::new(sesh_core::tls::SessionCache::default()));
     }
     if options.hyper_rustls {
-        return Ok(fetch_hyper_rustls(options, config).await);
+        return fetch_hyper_rustls(options, config).await;
     }
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
@@ -757,9 +743,11 @@ async fn fetch_hyper(options: &FetchOptions) -> anyhow::Result<Run> {
 
 /// Fresh TLS connections through hyper-util's legacy client and
 /// hyper-rustls's connector (HTTP/1.1, `TCP_NODELAY` as the other clients),
-/// with `config` as TLS config: each request asks the server to close, so
-/// each makes a connection.
-async fn fetch_hyper_rustls(options: &FetchOptions, config: rustls::ClientConfig) -> Run {
+/// with `config` as TLS config.
+async fn fetch_hyper_rustls(
+    options: &FetchOptions,
+    config: rustls::ClientConfig,
+) -> anyhow::Result<Run> {
     let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -770,23 +758,28 @@ async fn fetch_hyper_rustls(options: &FetchOptions, config: rustls::ClientConfig
         .wrap_connector(http);
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build::<_, Full<Bytes>>(connector);
-    let uri: http::Uri = match options.url.as_str().parse() {
-        Ok(uri) => uri,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Run {
-                errors: options.requests,
-                seconds: 0.0,
-            };
-        }
-    };
-    let headers = options.headers.clone();
-    spread(options, move || {
+    fetch_legacy(options, client).await
+}
+
+/// GETs through one of hyper-util's legacy clients, each asking the server
+/// to close with `--fresh` (so that each makes a connection).
+async fn fetch_legacy<C>(
+    options: &FetchOptions,
+    client: hyper_util::client::legacy::Client<C, Full<Bytes>>,
+) -> anyhow::Result<Run>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    let uri: http::Uri = options.url.as_str().parse()?;
+    let (headers, fresh) = (options.headers.clone(), options.fresh);
+    Ok(spread(options, move || {
         let (client, uri, headers) = (client.clone(), uri.clone(), headers.clone());
         async move {
-            let mut request = http::Request::get(uri)
-                .header(http::header::CONNECTION, "close")
-                .body(Full::new(Bytes::new()))?;
+            let mut request = http::Request::get(uri);
+            if fresh {
+                request = request.header(http::header::CONNECTION, "close");
+            }
+            let mut request = request.body(Full::new(Bytes::new()))?;
             request.headers_mut().extend(headers);
             let mut response = client.request(request).await?;
             while let Some(frame) = response.body_mut().frame().await {
@@ -795,7 +788,7 @@ async fn fetch_hyper_rustls(options: &FetchOptions, config: rustls::ClientConfig
             Ok(())
         }
     })
-    .await
+    .await)
 }
 
 /// A download through the session's download manager (`download_url`):
