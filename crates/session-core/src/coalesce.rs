@@ -1,24 +1,19 @@
 //! The client's last handshake flight, held until the session's verdict on
 //! the certificate and, when asked, joined to the next write.
 //!
-//! A TLS 1.3 client finishes its handshake by sending `Finished`, and a
-//! browser's next bytes are its request. tokio-rustls writes and flushes
-//! `Finished` on its own as the handshake ends, so the request would follow
-//! in a second write: a second system call and TCP segment from the client,
-//! and a second read and wake-up for the server. [`Coalesce`] sits under
-//! the TLS layer and holds what the handshake writes after it has heard
-//! from the server (`Finished`, and on the way a TLS 1.2 key exchange or a
-//! second ClientHello), until the next write joins it, the connection
-//! reads, shuts down or flushes a second time, or [`Coalesce::release`] is
-//! called. Held, `Finished` also waits for the session's verdict on the
-//! certificate, which comes after the handshake in sesh: a certificate the
-//! session rejects never gets one, as in Chromium, whose certificate check
-//! runs inside the handshake, before `Finished` is sent.
+//! sesh judges a server's certificate after the TLS handshake, and a
+//! certificate the session rejects must never get the client's `Finished`
+//! (as in Chromium, whose check runs inside the handshake, before
+//! `Finished` is sent). tokio-rustls writes and flushes `Finished` on its
+//! own as the handshake ends, so [`Coalesce`] sits under the TLS layer and
+//! holds what the handshake writes after it has heard from the server
+//! (`Finished`, and on the way a TLS 1.2 key exchange or a second
+//! ClientHello) until the next write joins it, the connection reads, shuts
+//! down or flushes a second time, or [`Coalesce::release`] is called.
 //!
 //! The network service releases a target's `Finished` as soon as the
-//! verdict accepts the certificate ([`Coalesce::release`]), as Chromium
-//! sends it; the joining of a held flight to the next write is what TLS to
-//! an HTTPS proxy uses, whose `Finished` goes with the CONNECT.
+//! verdict accepts the certificate, as Chromium sends it; TLS to an HTTPS
+//! proxy lets it join the CONNECT that follows, in one write.
 //!
 //! Once the first flight it has held has gone out, the wrapper only passes
 //! bytes through.
@@ -46,19 +41,11 @@ pub(crate) struct Coalesce<T> {
     handshake_done: bool,
     /// Pass-through from now on.
     done: bool,
-    /// How often a read or flush after the handshake has waited for the
-    /// request (see [`Coalesce::defer`]).
-    deferrals: u8,
-    /// The request has joined what is held: nothing waits any more.
-    joined: bool,
 }
 
-/// How often reads and flushes may wait for the request before what is
-/// held goes alone: a turn or two of the connection's first polls.
-const MAX_DEFERRALS: u8 = 4;
-
-/// The room a held flight's buffer is made with: enough for a usual
-/// request head to join it without the buffer growing.
+/// The room a held flight's buffer is made with: enough for what follows
+/// it (a CONNECT, a usual request head) to join it without the buffer
+/// growing.
 const ROOM: usize = 1024;
 
 impl<T> Coalesce<T> {
@@ -71,22 +58,7 @@ impl<T> Coalesce<T> {
             skip_flush: false,
             handshake_done: false,
             done: false,
-            deferrals: 0,
-            joined: false,
         }
-    }
-
-    /// Whether a read or flush that would send what is held alone waits
-    /// instead (and asks to be polled again): hyper looks at a new
-    /// connection, and flushes it, before the request it is given reaches
-    /// it. After a few such turns, what is held goes alone.
-    fn defer(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.handshake_done || self.joined || self.deferrals >= MAX_DEFERRALS {
-            return false;
-        }
-        self.deferrals += 1;
-        cx.waker().wake_by_ref();
-        true
     }
 
     /// The handshake is over: what is held goes with the next write (or
@@ -136,7 +108,6 @@ impl<T: AsyncWrite + Unpin> Coalesce<T> {
         }
         if !self.held.is_empty() {
             // The next flight joins the one held, and both go at once.
-            self.joined = true;
             for buf in bufs {
                 self.held.extend_from_slice(buf);
             }
@@ -170,9 +141,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Coalesce<T> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if !this.held.is_empty() {
-            if this.defer(cx) {
-                return Poll::Pending;
-            }
             // Whoever reads waits for an answer to what is held.
             ready!(this.poll_send_held(cx))?;
             ready!(Pin::new(&mut this.io).poll_flush(cx))?;
@@ -213,9 +181,6 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesce<T> {
             if this.skip_flush {
                 this.skip_flush = false;
                 return Poll::Ready(Ok(()));
-            }
-            if this.defer(cx) {
-                return Poll::Pending;
             }
             ready!(this.poll_send_held(cx))?;
         }
@@ -347,25 +312,10 @@ mod tests {
         assert!(io.io.flushes >= 1);
     }
 
-    /// After the handshake, a read before the request waits one turn (and
-    /// asks to be polled again) rather than send what is held alone; the
-    /// next turn sends it if no request came.
+    /// After the handshake, a read sends what is held at once (nothing waits
+    /// for a write that may never come).
     #[tokio::test]
-    async fn a_read_before_the_request_waits_one_turn() {
-        let mut io = holding_finished().await;
-        io.handshake_done();
-        // One turn, by hand: the read is pending and nothing was sent.
-        let waker = std::task::Waker::noop();
-        let mut cx = Context::from_waker(waker);
-        let mut space = [0u8; 8];
-        let mut rb = ReadBuf::new(&mut space);
-        assert!(Pin::new(&mut io).poll_read(&mut cx, &mut rb).is_pending());
-        assert!(io.io.writes.is_empty());
-        // The request written in the same turn goes with Finished.
-        io.write_all(b"GET /").await.unwrap();
-        assert_eq!(io.io.writes, vec![b"finishedGET /".to_vec()]);
-
-        // With no request, the next turn's read sends Finished alone.
+    async fn a_read_after_the_handshake_sends_what_is_held() {
         let mut io = holding_finished().await;
         io.handshake_done();
         io.io.to_read = b"ticket".to_vec();
@@ -386,7 +336,6 @@ mod tests {
         io.flush().await.unwrap();
         assert_eq!(io.io.writes.concat(), b"finishedGET / HTTP/1.1");
         assert!(io.held.is_empty());
-        assert_eq!(io.deferrals, 0, "nothing waited once the request came");
     }
 
     /// A second flush, a shutdown, or `release` send what is held.

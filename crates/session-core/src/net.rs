@@ -1040,17 +1040,6 @@ impl Response {
     }
 }
 
-/// Whether a new TLS connection's `Finished` waits for the first request,
-/// to go out in one write with it. It does not: as in Chromium, it goes
-/// as soon as the session accepts the certificate, and the server works
-/// on it while the request is being made. Measured side by side (21
-/// paired rounds, fresh TLS connections to a loopback server): 6 % more
-/// connections a second one after another, 3 % fewer with 64 at a time on
-/// a saturated two-core machine, where the write saved counts for more;
-/// across whole benchmark runs the difference was within that machine's
-/// noise, and Chromium's order decided.
-const FINISHED_WITH_REQUEST: bool = false;
-
 /// A request's failure. Cold: the compiler then lays the code that builds
 /// an error (its message, a copy of the URL) out of the way of the code
 /// every request runs, which stays compact in the instruction cache.
@@ -1975,8 +1964,7 @@ impl Session {
                     "proxy_server": server.to_string(),
                 }))
             });
-            let established =
-                Box::pin(self.establish(slot, server, url, FINISHED_WITH_REQUEST, &socket)).await;
+            let established = Box::pin(self.establish(slot, server, url, &socket)).await;
             match &established {
                 Ok(_) => log.add(EventType::SOCKET_POOL_BOUND_TO_SOCKET, Phase::None, |_| {
                     Some(serde_json::json!({"source_dependency": socket.socket.dependency()}))
@@ -2015,16 +2003,17 @@ impl Session {
     /// https with the certificate accepted by the session before anything
     /// is sent, and the HTTP handshake. An HTTP/2 connection is handed to
     /// the pool at once, for every request of its group. TLS's last
-    /// handshake flight waits for the session's verdict on the certificate;
-    /// with `request` it then waits for the request that goes on the
-    /// connection at once, to go with it (see [`Coalesce`]), and without it
-    /// goes at once.
+    /// handshake flight waits for the session's verdict on the certificate
+    /// and then goes at once, as Chromium sends it: the server finishes its
+    /// side of the handshake while the request is made (measured against
+    /// holding it for the request's write, 21 paired rounds: 6 % more fresh
+    /// connections a second one after another, 3 % fewer with 64 at a time
+    /// on a saturated two-core machine; within noise across whole runs).
     async fn establish(
         &self,
         slot: Slot,
         server: &ProxyServer,
         url: &Url,
-        request: bool,
         log: &SocketLog,
     ) -> Result<Conn, FetchError> {
         let https = url.scheme() == "https";
@@ -2035,7 +2024,7 @@ impl Session {
             .trim_end_matches(']');
         let port = url.port_or_known_default().unwrap_or(80);
         let (io, addr, absolute_form) = self
-            .connect_via(server, url, host, port, https, request, log)
+            .connect_via(server, url, host, port, https, log)
             .await?;
         let connections = self.connections();
         if !https {
@@ -2048,7 +2037,7 @@ impl Session {
             });
         }
         let (tls, verdict) = self
-            .tls_connect(io, host, &[b"h2", b"http/1.1"], url, false, request, log)
+            .tls_connect(io, host, &[b"h2", b"http/1.1"], url, false, false, log)
             .await?;
         // Nothing is sent before the certificate is accepted.
         if !verdict.is_ok() {
@@ -2147,7 +2136,7 @@ impl Session {
                     "proxy_server": server.to_string(),
                 }))
             });
-            let established = self.establish(slot, &server, &parsed, false, &log).await;
+            let established = self.establish(slot, &server, &parsed, &log).await;
             if let Err(e) = &established {
                 log.log
                     .end_with(log.socket, EventType::SOCKET_ALIVE, Some(e.error.code()));
@@ -2279,7 +2268,6 @@ impl Session {
     }
 
     /// One attempt: direct, or through `server`.
-    #[allow(clippy::too_many_arguments)]
     async fn connect_via(
         &self,
         server: &ProxyServer,
@@ -2287,7 +2275,6 @@ impl Session {
         host: &str,
         port: u16,
         https: bool,
-        request: bool,
         log: &SocketLog,
     ) -> Result<(BoxIo, SocketAddr, bool), FetchError> {
         let ProxyServer::Proxy {
@@ -2317,9 +2304,9 @@ impl Session {
                     let (mut tcp, addr) = Box::pin(self.proxy_stream(
                         url,
                         *scheme == ProxyScheme::Https,
-                        // A CONNECT, or the request itself, follows at
-                        // once: the proxy's Finished goes with it.
-                        request || https,
+                        // A CONNECT follows at once: the proxy's Finished
+                        // goes with it.
+                        https,
                         proxy_host,
                         *proxy_port,
                         log,
