@@ -739,7 +739,7 @@ pub fn fetch(root: &Path, only: Option<&str>, rounds: usize) -> anyhow::Result<(
         let met = paired >= *goal && clean;
         missed += usize::from(!met);
         println!(
-            "  {:<40} {:<34} {best:.2} / {median:.2} / {paired:.2}  (≥ {goal:.2}{}) {}",
+            "  {:<40} {:<40} {best:.2} / {median:.2} / {paired:.2}  (≥ {goal:.2}{}) {}",
             workload,
             format!("{ours} ÷ {theirs}:"),
             if workload.contains("tinyproxy") {
