@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-/// Rounds of the 1 GiB downloads.
-const ROUNDS: usize = 3;
-
 /// Rounds of the request workloads: short runs, so more of them, for a
 /// best that a busy moment of the machine does not decide.
 pub(crate) const FETCH_ROUNDS: usize = 5;
+
+/// Rounds of the 1 GiB downloads, the clients taken in turn in each.
+const DOWNLOAD_ROUNDS: usize = 5;
 
 /// The longest one run may take (runs take seconds; a run that takes
 /// longer is stuck).
@@ -197,13 +197,6 @@ fn run(cmd: &mut Command) -> anyhow::Result<(Run, Option<Value>)> {
         },
         json,
     ))
-}
-
-/// The best of [`ROUNDS`] runs (fastest; errors and memory are the worst
-/// seen).
-fn best(make: impl FnMut() -> Command) -> anyhow::Result<Run> {
-    let mut makers: Vec<Box<dyn FnMut() -> Command + '_>> = vec![Box::new(make)];
-    best_of_each(&mut makers, ROUNDS)?.pop().context("no run")
 }
 
 /// The best of `rounds` runs of each command, the rounds taken in turn
@@ -406,18 +399,21 @@ const GOALS: &[(&str, &str, &str, f64)] = &[
 /// workload run in turn, so round `i` of each ran at nearly the same
 /// moment and a change in the machine's load falls on both sides).
 fn ratios(a: &Row, b: &Row) -> (f64, f64, f64) {
-    let answered = |row: &Row, seconds: f64, errors: u64| {
-        (row.requests as f64 - errors as f64).max(0.0) / seconds
-    };
+    run_ratios((a.requests, &a.run), (b.requests, &b.run))
+}
+
+/// [`ratios`] of two runs, each given with the requests (units of work)
+/// one of its rounds did; a round's failed requests are not done work.
+fn run_ratios((an, a): (usize, &Run), (bn, b): (usize, &Run)) -> (f64, f64, f64) {
+    let done = |n: usize, seconds: f64, errors: u64| (n as f64 - errors as f64).max(0.0) / seconds;
     let mut paired: Vec<f64> = a
-        .run
         .rounds
         .iter()
-        .zip(&b.run.rounds)
+        .zip(&b.rounds)
         .filter_map(|(x, y)| {
             let (xs, xe) = (*x)?;
             let (ys, ye) = (*y)?;
-            Some(answered(a, xs, xe) / answered(b, ys, ye))
+            Some(done(an, xs, xe) / done(bn, ys, ye))
         })
         .collect();
     paired.sort_by(f64::total_cmp);
@@ -427,9 +423,8 @@ fn ratios(a: &Row, b: &Row) -> (f64, f64, f64) {
         n => (paired[n / 2 - 1] + paired[n / 2]) / 2.0,
     };
     (
-        answered(a, a.run.seconds, a.run.errors) / answered(b, b.run.seconds, b.run.errors),
-        answered(a, a.run.median_seconds, a.run.errors)
-            / answered(b, b.run.median_seconds, b.run.errors),
+        done(an, a.seconds, a.errors) / done(bn, b.seconds, b.errors),
+        done(an, a.median_seconds, a.errors) / done(bn, b.median_seconds, b.errors),
         paired_median,
     )
 }
@@ -775,101 +770,129 @@ pub fn fetch(root: &Path, only: Option<&str>, rounds: usize) -> anyhow::Result<(
 /// `cargo xtask bench download`.
 pub fn download(root: &Path) -> anyhow::Result<()> {
     const SIZE: u64 = 1 << 30;
+    const CLIENTS: [&str; 5] = ["sesh", "reqwest", "reqwest+sync", "curl", "wget"];
     let lab = lab(root)?;
     let url = format!("http://127.0.0.1:{}/big/{SIZE}", lab.http);
     let out = lab.dir.join("download");
-    let fresh_dir = || -> anyhow::Result<()> {
-        let _ = std::fs::remove_dir_all(&out);
-        std::fs::create_dir_all(&out)?;
-        Ok(())
-    };
-    let mut rows = Vec::new();
-    for name in ["sesh", "reqwest", "reqwest+sync", "curl", "wget"] {
-        println!("{name}…");
-        let mut failure = None;
-        let run = best(|| {
-            if let Err(e) = fresh_dir() {
-                failure = Some(e);
+    // Before each run: what the run before wrote is checked (the whole
+    // body, nothing else) and the directory emptied, so that no file
+    // of another client is left for the kernel to write back meanwhile.
+    let before: std::cell::RefCell<(Option<&str>, Option<anyhow::Error>)> =
+        std::cell::RefCell::new((None, None));
+    let check_and_clear = |next: Option<&'static str>| {
+        let mut state = before.borrow_mut();
+        if let Some(last) = state.0.take() {
+            let written: u64 = std::fs::read_dir(&out)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum();
+            if written != SIZE && state.1.is_none() {
+                state.1 = Some(anyhow::anyhow!("{last} wrote {written} bytes, not {SIZE}"));
             }
+        }
+        let _ = std::fs::remove_dir_all(&out);
+        if let Err(e) = std::fs::create_dir_all(&out) {
+            state.1.get_or_insert(e.into());
+        }
+        state.0 = next;
+    };
+    let mut makers: Vec<Box<dyn FnMut() -> Command + '_>> = Vec::new();
+    for name in CLIENTS {
+        let (url, out, check_and_clear) = (&url, &out, &check_and_clear);
+        let bin = &lab.bin;
+        makers.push(Box::new(move || {
+            check_and_clear(Some(name));
             match name {
                 "curl" => {
                     let mut cmd = Command::new("curl");
                     cmd.args(["-s", "--noproxy", "*", "-o"])
                         .arg(out.join("curl.bin"))
-                        .arg(&url);
+                        .arg(url);
                     cmd
                 }
                 "wget" => {
                     let mut cmd = Command::new("wget");
                     cmd.args(["-q", "--no-proxy", "-O"])
                         .arg(out.join("wget.bin"))
-                        .arg(&url);
+                        .arg(url);
                     cmd
                 }
                 _ => {
-                    let mut cmd = Command::new(&lab.bin);
+                    let mut cmd = Command::new(bin);
                     let client = name.trim_end_matches("+sync");
-                    cmd.args(["download", "--client", client, "--url", &url, "--dir"])
-                        .arg(&out);
+                    cmd.args(["download", "--client", client, "--url", url, "--dir"])
+                        .arg(out);
                     if name.ends_with("+sync") {
                         cmd.arg("--sync");
                     }
                     cmd
                 }
             }
-        })?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        let written: u64 = std::fs::read_dir(&out)?
-            .flatten()
-            .filter_map(|e| e.metadata().ok())
-            .map(|m| m.len())
-            .sum();
-        if written != SIZE {
-            bail!("{name} wrote {written} bytes, not {SIZE}");
-        }
-        rows.push((name, run));
-    }
-    let _ = std::fs::remove_dir_all(&out);
-    let rate = |r: &Run| SIZE as f64 / r.seconds / 1e9;
-    let of = |n: &str| {
-        rows.iter()
-            .find(|(name, _)| *name == n)
-            .map(|(_, r)| rate(r))
-    };
-    let (reqwest, curl) = (
-        of("reqwest").unwrap_or(f64::NAN),
-        of("curl").unwrap_or(f64::NAN),
-    );
-    println!("\n=== download: 1 GiB over loopback to a file (best of {ROUNDS}) ===");
-    println!(
-        "{:<13} {:>8} {:>10} {:>10} {:>9}",
-        "client", "GB/s", "× reqwest", "× curl", "peak MiB"
-    );
-    let mut json_rows = Vec::new();
-    for (name, run) in &rows {
-        let r = rate(run);
-        let hung = match run.hung {
-            0 => String::new(),
-            n => format!("  ({n} of {ROUNDS} rounds hung)"),
-        };
-        println!(
-            "{:<13} {:>8.2} {:>10.2} {:>10.2} {:>9.1}{hung}",
-            name,
-            r,
-            r / reqwest,
-            r / curl,
-            run.peak_kib as f64 / 1024.0
-        );
-        json_rows.push(json!({
-            "client": name, "gbPerSecond": r, "peakKiB": run.peak_kib, "hungRounds": run.hung,
         }));
     }
     println!(
-        "\nGoal: sesh ≥ 1.0× reqwest with a peak RSS ≤ 16 MiB. sesh writes a .crdownload file, makes it durable\n\
-         (fdatasync, as Chromium's download file does on completion) and links it into place: \"reqwest+sync\" is\n\
-         reqwest paying the same fdatasync."
+        "{} clients, {DOWNLOAD_ROUNDS} rounds in turn…",
+        CLIENTS.join(", ")
+    );
+    let runs = best_of_each(&mut makers, DOWNLOAD_ROUNDS)?;
+    drop(makers);
+    check_and_clear(None);
+    let _ = std::fs::remove_dir_all(&out);
+    if let Some(e) = before.into_inner().1 {
+        return Err(e);
+    }
+    let rows: Vec<(&str, Run)> = CLIENTS.into_iter().zip(runs).collect();
+    let rate = |seconds: f64| SIZE as f64 / seconds / 1e9;
+    let of = |n: &str| rows.iter().find(|(name, _)| *name == n).map(|(_, r)| r);
+    let (Some(reqwest), Some(curl)) = (of("reqwest"), of("curl")) else {
+        bail!("no reqwest or curl row");
+    };
+    println!(
+        "\n=== download: 1 GiB over loopback to a file (best of {DOWNLOAD_ROUNDS}, clients in turn) ==="
+    );
+    println!(
+        "{:<13} {:>8} {:>8} {:>10} {:>10} {:>9}",
+        "client", "GB/s", "median", "× reqwest", "× curl", "peak MiB"
+    );
+    let mut json_rows = Vec::new();
+    for (name, run) in &rows {
+        let r = rate(run.seconds);
+        let hung = match run.hung {
+            0 => String::new(),
+            n => format!("  ({n} of {DOWNLOAD_ROUNDS} rounds hung)"),
+        };
+        println!(
+            "{:<13} {:>8.2} {:>8.2} {:>10.2} {:>10.2} {:>9.1}{hung}",
+            name,
+            r,
+            rate(run.median_seconds),
+            r / rate(reqwest.seconds),
+            r / rate(curl.seconds),
+            run.peak_kib as f64 / 1024.0
+        );
+        json_rows.push(json!({
+            "client": name, "gbPerSecond": r, "medianGbPerSecond": rate(run.median_seconds),
+            "peakKiB": run.peak_kib, "hungRounds": run.hung,
+        }));
+    }
+    if let Some(sesh) = of("sesh") {
+        // Each run moves the same gigabyte: the ratios of rates are those
+        // of one unit of work.
+        let (best, median, paired) = run_ratios((1, sesh), (1, reqwest));
+        let met = paired >= 1.0 && sesh.peak_kib <= 16 * 1024;
+        println!(
+            "\ngoal: sesh ≥ 1.0× reqwest (best / median / median of the rounds' ratios, judged by the last) with a peak RSS ≤ 16 MiB:\n  \
+             {best:.2} / {median:.2} / {paired:.2}, {:.1} MiB {}",
+            sesh.peak_kib as f64 / 1024.0,
+            if met { "met" } else { "NOT MET" },
+        );
+    }
+    println!(
+        "sesh writes a .crdownload file, makes it durable (fdatasync, as Chromium's download file does on completion)\n\
+         and links it into place: \"reqwest+sync\" is reqwest paying the same fdatasync."
     );
     std::fs::write(
         lab.dir.join("download.json"),
