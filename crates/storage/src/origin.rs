@@ -1,10 +1,10 @@
 //! Per-origin storage areas (localStorage, sessionStorage and the other
 //! kinds embedders keep), with Chromium's localStorage quota.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use url::Url;
 
@@ -134,6 +134,20 @@ fn utf16_bytes(s: &str) -> usize {
     s.encode_utf16().count() * 2
 }
 
+/// The bytes each origin's quota-counted area uses: worked out from the
+/// store on the area's first write, then kept by every write, so that a
+/// write costs the same however full the area is (rather than a scan of
+/// the whole area, up to 10 MiB, each time). Its lock makes a write's
+/// quota check and the write one step.
+#[derive(Debug, Default)]
+struct Usage(Mutex<HashMap<String, usize>>);
+
+impl Usage {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, usize>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// The canonical origin of a URL (`https://example.com:8443`).
 ///
 /// # Errors
@@ -159,6 +173,9 @@ pub fn origin_of(url: &str) -> Result<String> {
 pub struct OriginStorage {
     backend: Arc<dyn Backend>,
     session: Arc<MemoryBackend>,
+    /// What localStorage and sessionStorage areas use, per origin.
+    local_usage: Arc<Usage>,
+    session_usage: Arc<Usage>,
 }
 
 impl OriginStorage {
@@ -167,6 +184,8 @@ impl OriginStorage {
         OriginStorage {
             backend,
             session: Arc::new(MemoryBackend::new()),
+            local_usage: Arc::default(),
+            session_usage: Arc::default(),
         }
     }
 
@@ -181,7 +200,7 @@ impl OriginStorage {
             origin,
             StorageKind::LocalStorage,
             self.backend.clone(),
-            Some(LOCAL_STORAGE_QUOTA),
+            Some((LOCAL_STORAGE_QUOTA, self.local_usage.clone())),
         )
     }
 
@@ -196,7 +215,7 @@ impl OriginStorage {
             origin,
             StorageKind::LocalStorage,
             backend,
-            Some(LOCAL_STORAGE_QUOTA),
+            Some((LOCAL_STORAGE_QUOTA, self.session_usage.clone())),
         )
     }
 
@@ -215,7 +234,7 @@ impl OriginStorage {
         origin: &str,
         kind: StorageKind,
         backend: Arc<dyn Backend>,
-        quota: Option<usize>,
+        quota: Option<(usize, Arc<Usage>)>,
     ) -> Result<StorageArea> {
         Ok(StorageArea {
             origin: origin_of(origin)?,
@@ -233,12 +252,28 @@ impl OriginStorage {
     /// When the store fails.
     pub fn clear(&self, origin: Option<&str>, kind: StorageKind) -> Result<usize> {
         let mut n = 0;
-        let backends: Vec<Arc<dyn Backend>> = if kind == StorageKind::LocalStorage {
-            vec![self.backend.clone(), self.session.clone()]
+        let backends: Vec<(Arc<dyn Backend>, Option<&Usage>)> = if kind == StorageKind::LocalStorage
+        {
+            vec![
+                (self.backend.clone(), Some(&self.local_usage)),
+                (self.session.clone(), Some(&self.session_usage)),
+            ]
         } else {
-            vec![self.backend.clone()]
+            vec![(self.backend.clone(), None)]
         };
-        for backend in backends {
+        for (backend, usage) in backends {
+            // Held while the entries go, so that no write meanwhile counts
+            // them; what is known of the cleared areas is forgotten (the
+            // next write works it out again, also after a failure here).
+            let mut usage = usage.map(Usage::lock);
+            if let Some(usage) = usage.as_mut() {
+                match origin {
+                    None => usage.clear(),
+                    Some(o) => {
+                        usage.remove(o);
+                    }
+                }
+            }
             n += match origin {
                 None => {
                     let n = backend.len(&kind.tree())?;
@@ -286,7 +321,8 @@ pub struct StorageArea {
     origin: String,
     tree: String,
     backend: Arc<dyn Backend>,
-    quota: Option<usize>,
+    /// The quota and what the kind's areas use, for quota-counted kinds.
+    quota: Option<(usize, Arc<Usage>)>,
 }
 
 impl StorageArea {
@@ -334,17 +370,45 @@ impl StorageArea {
             .collect())
     }
 
-    /// The bytes the area uses, as its quota counts them.
+    /// The bytes the area uses, as its quota counts them (keys and values
+    /// in UTF-16).
     ///
     /// # Errors
     ///
     /// When the store fails.
     pub fn used_bytes(&self) -> Result<usize> {
+        match &self.quota {
+            Some((_, usage)) => {
+                let mut usage = usage.lock();
+                self.known_use(&mut usage)
+            }
+            None => self.scan_use(),
+        }
+    }
+
+    /// What the area uses, from the store.
+    fn scan_use(&self) -> Result<usize> {
+        let prefix = format!("{}\0", self.origin);
         Ok(self
-            .entries()?
+            .backend
+            .scan_prefix(&self.tree, prefix.as_bytes())?
             .iter()
-            .map(|(k, v)| utf16_bytes(k) + utf16_bytes(v))
+            .filter_map(|(k, v)| {
+                let key = std::str::from_utf8(k.get(prefix.len()..)?).ok()?;
+                Some(utf16_bytes(key) + utf16_bytes(std::str::from_utf8(v).ok()?))
+            })
             .sum())
+    }
+
+    /// What the area uses, from `usage` or else from the store (and then
+    /// kept in `usage`).
+    fn known_use(&self, usage: &mut HashMap<String, usize>) -> Result<usize> {
+        if let Some(used) = usage.get(&self.origin) {
+            return Ok(*used);
+        }
+        let used = self.scan_use()?;
+        usage.insert(self.origin.clone(), used);
+        Ok(used)
     }
 
     /// `setItem(key, value)`.
@@ -354,22 +418,39 @@ impl StorageArea {
     /// [`crate::Error::QuotaExceeded`] when the area would pass its quota
     /// (nothing is written then), or a store error.
     pub fn set(&self, key: &str, value: &str) -> Result<()> {
-        if let Some(quota) = self.quota {
-            let old = self
-                .get(key)?
-                .map_or(0, |v| utf16_bytes(key) + utf16_bytes(&v));
-            let used = self.used_bytes()? - old + utf16_bytes(key) + utf16_bytes(value);
-            if used > quota {
-                return Err(crate::Error::QuotaExceeded {
-                    origin: self.origin.clone(),
-                    used,
-                    quota,
-                });
+        let Some((quota, usage)) = &self.quota else {
+            self.backend
+                .insert(&self.tree, &self.key(key), value.as_bytes())?;
+            return Ok(());
+        };
+        let mut usage = usage.lock();
+        let before = self.known_use(&mut usage)?;
+        let old = self
+            .get(key)?
+            .map_or(0, |v| utf16_bytes(key) + utf16_bytes(&v));
+        let used = before.saturating_sub(old) + utf16_bytes(key) + utf16_bytes(value);
+        if used > *quota {
+            return Err(crate::Error::QuotaExceeded {
+                origin: self.origin.clone(),
+                used,
+                quota: *quota,
+            });
+        }
+        match self
+            .backend
+            .insert(&self.tree, &self.key(key), value.as_bytes())
+        {
+            Ok(_) => {
+                usage.insert(self.origin.clone(), used);
+                Ok(())
+            }
+            Err(e) => {
+                // Whether it was written is not known: worked out again
+                // on the next write.
+                usage.remove(&self.origin);
+                Err(e)
             }
         }
-        self.backend
-            .insert(&self.tree, &self.key(key), value.as_bytes())?;
-        Ok(())
     }
 
     /// `removeItem(key)`; whether it was there.
@@ -378,6 +459,24 @@ impl StorageArea {
     ///
     /// When the store fails.
     pub fn remove(&self, key: &str) -> Result<bool> {
-        Ok(self.backend.remove(&self.tree, &self.key(key))?.is_some())
+        let Some((_, usage)) = &self.quota else {
+            return Ok(self.backend.remove(&self.tree, &self.key(key))?.is_some());
+        };
+        let mut usage = usage.lock();
+        match self.backend.remove(&self.tree, &self.key(key)) {
+            Ok(Some(old)) => {
+                if let Some(used) = usage.get_mut(&self.origin) {
+                    let freed =
+                        std::str::from_utf8(&old).map_or(0, |v| utf16_bytes(key) + utf16_bytes(v));
+                    *used = used.saturating_sub(freed);
+                }
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(e) => {
+                usage.remove(&self.origin);
+                Err(e)
+            }
+        }
     }
 }

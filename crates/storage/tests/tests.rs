@@ -6,3 +6,4 @@ mod cookies;
 mod durability;
 mod http_cache;
 mod integrity;
+mod origin;
