@@ -82,6 +82,7 @@ const NAMES: &[(i32, &str)] = &[
     (-355, "INCOMPLETE_CHUNKED_ENCODING"),
     (-370, "INVALID_HTTP_RESPONSE"),
     (-400, "CACHE_MISS"),
+    (-804, "DNS_CACHE_MISS"),
 ];
 
 impl NetError {

@@ -52,7 +52,11 @@ mod sessions;
 mod user_agent;
 pub mod web_request;
 
-pub use dns::{HostResolver, HostResolverConfig, LookupError};
+pub use dns::{
+    AddressFamily, CacheUsage, HostResolver, HostResolverConfig, HostResolverSource, LookupError,
+    QueryType, ResolveHostError, ResolveHostOptions, ResolvedEndpoint, ResolvedHost,
+    SecureDnsPolicy,
+};
 pub use error::{Error, Result};
 pub use events::SessionEvent;
 pub use handler::{BoxFuture, HandlerSlot};

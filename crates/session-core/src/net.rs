@@ -35,7 +35,11 @@ use url::Url;
 
 use crate::Session;
 use crate::coalesce::Coalesce;
-pub use crate::dns::{HostResolver, HostResolverConfig, LookupError};
+pub use crate::dns::{
+    AddressFamily, CacheUsage, HostResolver, HostResolverConfig, HostResolverSource, LookupError,
+    QueryType, ResolveHostError, ResolveHostOptions, ResolvedEndpoint, ResolvedHost,
+    SecureDnsPolicy,
+};
 pub use crate::netlog::{CaptureMode, NetLog, NetLogError, NetLogOptions};
 use crate::netlog::{EventType, Phase, ReqLog, SocketLog, header_lines};
 use crate::pool::{Checkout, Driver, Idle, Pool, PoolKey, ReqBody, Slot};

@@ -574,6 +574,35 @@ impl Session {
         self.inner.dns.clear_cache();
     }
 
+    /// `ses.resolveHost(host[, options])`: the addresses of `host` through
+    /// the session's resolver and host cache, as fetches resolve it (IP
+    /// literals and `localhost` without a query, then the hosts file, then
+    /// DNS), with Electron's options: one address family, the system's
+    /// resolver or the cache alone, the cache skipped or taken stale.
+    ///
+    /// ```no_run
+    /// # async fn run(ses: &sesh_core::Session) -> Result<(), sesh_core::ResolveHostError> {
+    /// use sesh_core::{QueryType, ResolveHostOptions};
+    /// let found = ses
+    ///     .resolve_host("localhost", &ResolveHostOptions { query_type: Some(QueryType::A), ..Default::default() })
+    ///     .await?;
+    /// assert_eq!(found.endpoints[0].address, "127.0.0.1");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`crate::ResolveHostError`] with Chromium's net error:
+    /// `net::ERR_NAME_NOT_RESOLVED`, `net::ERR_DNS_CACHE_MISS` (`localOnly`
+    /// found nothing), `net::ERR_NOT_IMPLEMENTED` (mDNS).
+    pub async fn resolve_host(
+        &self,
+        host: &str,
+        options: &crate::dns::ResolveHostOptions,
+    ) -> Result<crate::dns::ResolvedHost, crate::dns::ResolveHostError> {
+        self.inner.dns.resolve_host(host, options).await
+    }
+
     /// The session's open connections.
     pub fn connections(&self) -> &crate::net::Connections {
         &self.inner.connections

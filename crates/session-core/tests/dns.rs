@@ -23,17 +23,22 @@ struct Dnsmasq {
 
 impl Dnsmasq {
     fn start() -> Dnsmasq {
+        Self::start_with_ttl(60)
+    }
+
+    /// With answers that live `ttl` seconds.
+    fn start_with_ttl(ttl: u32) -> Dnsmasq {
         // The port is picked free for UDP; dnsmasq needs it for TCP too,
         // and another test may hold that: try again on another port.
         for _ in 0..10 {
-            if let Some(dns) = Self::try_start() {
+            if let Some(dns) = Self::try_start(ttl) {
                 return dns;
             }
         }
         panic!("dnsmasq did not start on any of ten ports");
     }
 
-    fn try_start() -> Option<Dnsmasq> {
+    fn try_start(ttl: u32) -> Option<Dnsmasq> {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("queries.log");
         let port = std::net::UdpSocket::bind("127.0.0.1:0")
@@ -53,9 +58,11 @@ impl Dnsmasq {
                 "--user=root",
                 "--log-queries",
                 "--address=/app.sesh.test/127.0.0.1",
-                // Answers live a minute (dnsmasq's default, 0, is never cached).
-                "--local-ttl=60",
+                "--address=/both.sesh.test/127.0.0.2",
+                "--address=/both.sesh.test/::1",
             ])
+            // dnsmasq's default TTL, 0, would never be cached.
+            .arg(format!("--local-ttl={ttl}"))
             .arg(format!("--port={port}"))
             .arg(format!("--log-facility={}", log.display()))
             .stdout(std::process::Stdio::null())
@@ -81,10 +88,15 @@ impl Dnsmasq {
 
     /// How many A queries for `name` it has seen.
     fn queries(&self, name: &str) -> usize {
+        self.queries_of("A", name)
+    }
+
+    /// How many queries of `kind` (`A`, `AAAA`) for `name` it has seen.
+    fn queries_of(&self, kind: &str, name: &str) -> usize {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
-            .filter(|l| l.contains(&format!("query[A] {name} ")))
+            .filter(|l| l.contains(&format!("query[{kind}] {name} ")))
             .count()
     }
 
@@ -276,4 +288,157 @@ async fn socks4_hands_names_it_cannot_resolve_to_the_proxy() {
             "name nowhere.sesh.test"
         ]
     );
+}
+
+fn addresses(found: &sesh_core::ResolvedHost) -> Vec<(String, sesh_core::AddressFamily)> {
+    found
+        .endpoints
+        .iter()
+        .map(|e| (e.address.clone(), e.family))
+        .collect()
+}
+
+#[tokio::test]
+async fn resolve_host_takes_electrons_options() {
+    use sesh_core::{
+        AddressFamily::{Ipv4, Ipv6},
+        CacheUsage, HostResolverSource, QueryType, ResolveHostOptions,
+    };
+    let dns = Dnsmasq::start();
+    let (_tmp, _, sessions) = fresh();
+    let ses = sessions
+        .from_partition("resolve-host", Default::default())
+        .unwrap();
+    ses.configure_host_resolver(dns.config());
+    let with = |f: fn(&mut ResolveHostOptions)| {
+        let mut options = ResolveHostOptions::default();
+        f(&mut options);
+        options
+    };
+    let code = |r: Result<sesh_core::ResolvedHost, sesh_core::ResolveHostError>| {
+        r.map(|found| panic!("resolved: {found:?}"))
+            .unwrap_err()
+            .error
+            .code()
+    };
+
+    let found = ses
+        .resolve_host("app.sesh.test", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(addresses(&found), [("127.0.0.1".to_owned(), Ipv4)]);
+    assert_eq!(queries_reach(&dns, "app.sesh.test", 1).await, 1);
+    // Cached: no second query, for a fetch's lookup either.
+    ses.resolve_host("APP.sesh.test.", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(queries_reach(&dns, "app.sesh.test", 2).await, 1);
+    // `disallowed`: asked again.
+    let disallowed = with(|o| o.cache_usage = CacheUsage::Disallowed);
+    ses.resolve_host("app.sesh.test", &disallowed)
+        .await
+        .unwrap();
+    assert_eq!(queries_reach(&dns, "app.sesh.test", 2).await, 2);
+
+    // `localOnly`: the cache, never a query.
+    let local = with(|o| o.source = HostResolverSource::LocalOnly);
+    let found = ses.resolve_host("app.sesh.test", &local).await.unwrap();
+    assert_eq!(addresses(&found), [("127.0.0.1".to_owned(), Ipv4)]);
+    assert_eq!(code(ses.resolve_host("both.sesh.test", &local).await), -804);
+    assert_eq!(dns.queries("both.sesh.test"), 0);
+    ses.clear_host_resolver_cache().await;
+    assert_eq!(code(ses.resolve_host("app.sesh.test", &local).await), -804);
+
+    // One family, asked for alone.
+    let v6 = with(|o| o.query_type = Some(QueryType::Aaaa));
+    let found = ses.resolve_host("both.sesh.test", &v6).await.unwrap();
+    assert_eq!(addresses(&found), [("::1".to_owned(), Ipv6)]);
+    assert!(dns.queries_of("AAAA", "both.sesh.test") >= 1);
+    assert_eq!(dns.queries("both.sesh.test"), 0, "no A query for AAAA");
+    let v4 = with(|o| o.query_type = Some(QueryType::A));
+    let found = ses.resolve_host("both.sesh.test", &v4).await.unwrap();
+    assert_eq!(addresses(&found), [("127.0.0.2".to_owned(), Ipv4)]);
+    let found = ses
+        .resolve_host("both.sesh.test", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        addresses(&found),
+        [("127.0.0.2".to_owned(), Ipv4), ("::1".to_owned(), Ipv6)]
+    );
+    assert_eq!(code(ses.resolve_host("app.sesh.test", &v6).await), -105);
+
+    // Names never asked about, failures, and what sesh does not do.
+    let found = ses.resolve_host("localhost", &v4).await.unwrap();
+    assert_eq!(addresses(&found), [("127.0.0.1".to_owned(), Ipv4)]);
+    let found = ses
+        .resolve_host("[::1]", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(addresses(&found), [("::1".to_owned(), Ipv6)]);
+    assert_eq!(
+        code(
+            ses.resolve_host("missing.sesh.test", &Default::default())
+                .await
+        ),
+        -105
+    );
+    let mdns = with(|o| o.source = HostResolverSource::Mdns);
+    assert_eq!(code(ses.resolve_host("app.sesh.test", &mdns).await), -11);
+    // The system's resolver knows nothing of the test's names.
+    let system = with(|o| o.source = HostResolverSource::System);
+    assert_eq!(code(ses.resolve_host("app.sesh.test", &system).await), -105);
+
+    // The hosts file answers `localOnly` too (whatever names this
+    // machine's has besides localhost).
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    for line in hosts.lines() {
+        let mut fields = line.split('#').next().unwrap_or("").split_whitespace();
+        let Some(Ok(ip)) = fields.next().map(str::parse::<std::net::Ipv4Addr>) else {
+            continue;
+        };
+        for name in fields.filter(|n| !n.contains("localhost")) {
+            let found = ses.resolve_host(name, &local).await.unwrap();
+            assert!(
+                found.endpoints.iter().any(|e| e.address == ip.to_string()),
+                "{name}: {found:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn resolve_host_takes_stale_answers_only_when_allowed() {
+    use sesh_core::{CacheUsage, HostResolverSource, ResolveHostOptions};
+    let dns = Dnsmasq::start_with_ttl(1);
+    let (_tmp, _, sessions) = fresh();
+    let ses = sessions
+        .from_partition("stale", Default::default())
+        .unwrap();
+    ses.configure_host_resolver(dns.config());
+    ses.resolve_host("app.sesh.test", &Default::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let local = |cache_usage| ResolveHostOptions {
+        source: HostResolverSource::LocalOnly,
+        cache_usage,
+        ..Default::default()
+    };
+    let miss = ses
+        .resolve_host("app.sesh.test", &local(CacheUsage::Allowed))
+        .await
+        .unwrap_err();
+    assert_eq!(miss.error.code(), -804, "{miss}");
+    let stale = ses
+        .resolve_host("app.sesh.test", &local(CacheUsage::StaleAllowed))
+        .await
+        .unwrap();
+    assert_eq!(stale.endpoints[0].address, "127.0.0.1");
+    assert_eq!(dns.queries("app.sesh.test"), 1);
+    // Past its TTL, an answer is asked for again.
+    ses.resolve_host("app.sesh.test", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(queries_reach(&dns, "app.sesh.test", 2).await, 2);
 }
