@@ -9,6 +9,7 @@ mod cookies;
 mod download;
 mod download_name;
 mod fetch;
+mod resolve_host;
 mod resolve_proxy;
 mod tour;
 
@@ -66,6 +67,10 @@ enum Command {
     DownloadName(download_name::Args),
     /// Print what ses.resolveProxy(url) answers for each URL.
     ResolveProxy(resolve_proxy::Args),
+    /// Print what ses.resolveHost(host, options) answers: an address and its
+    /// family a line; on failure the net error goes to stderr and the exit
+    /// status is 1.
+    ResolveHost(resolve_host::Args),
     /// The session's HTTP cache.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -218,6 +223,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ResolveProxy(args) => {
             resolve_proxy::run(args, || open_session(&cli)).map(|()| ExitCode::SUCCESS)
         }
+        Command::ResolveHost(args) => resolve_host::run(&open_session(&cli)?, args),
         Command::Tour => tour::run(&sessions(&cli)?).map(|()| ExitCode::SUCCESS),
     }
 }

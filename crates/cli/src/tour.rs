@@ -858,6 +858,26 @@ fn through_a_pac_proxy(sessions: &Sessions) -> anyhow::Result<()> {
             limits.total,
             sesh::net::IDLE_SWEEP_INTERVAL.as_secs()
         );
+        let v4 = sesh::net::ResolveHostOptions {
+            query_type: Some(sesh::net::QueryType::A),
+            ..Default::default()
+        };
+        let found = ses.resolve_host("localhost", &v4).await?;
+        println!(
+            "  ses.resolveHost('localhost', {{ queryType: 'A' }}) → {}",
+            serde_json::to_string(&found)?
+        );
+        let local_only = sesh::net::ResolveHostOptions {
+            source: sesh::net::HostResolverSource::LocalOnly,
+            ..Default::default()
+        };
+        match ses.resolve_host("intranet.tour.test", &local_only).await {
+            Ok(found) => println!("  ses.resolveHost('intranet.tour.test', {{ source: 'localOnly' }}) → {found:?}"),
+            Err(e) => println!(
+                "  ses.resolveHost('intranet.tour.test', {{ source: 'localOnly' }}) → {} (the proxy resolved it; this side never did)",
+                e.error
+            ),
+        }
         ses.set_proxy(ProxyConfig::default()).await?;
         ses.net_log().stop_logging().await?;
         anyhow::Ok(())

@@ -5,6 +5,7 @@ mod cookies;
 mod download;
 mod download_name;
 mod fetch;
+mod resolve_host;
 mod resolve_proxy;
 mod session_info;
 mod tour;

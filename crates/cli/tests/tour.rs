@@ -40,6 +40,8 @@ fn the_tour_runs_every_chapter() {
         "9. HTTPS through a proxy chosen by a PAC script",
         "→ 200 OK \"hello from the intranet\"",
         "two more fetches; tunnels the proxy opened: 1 (the session's pool kept the tunnelled connection alive), 1 idle in the pool",
+        "ses.resolveHost('localhost', { queryType: 'A' }) → {\"endpoints\":[{\"address\":\"127.0.0.1\",\"family\":\"ipv4\"}]}",
+        "ses.resolveHost('intranet.tour.test', { source: 'localOnly' }) → net::ERR_DNS_CACHE_MISS",
         "ses.interrupted_downloads() → 1 recorded by the session for a restart (offset 1200000)",
         "completed, so the record is gone: 0 interrupted download(s) left",
         "End of the tour",
