@@ -352,7 +352,6 @@ const SIX_IN_FLIGHT: &str = "six in flight";
 /// every ClientHello (the six sockets are [`SIX_IN_FLIGHT`]).
 const CHROMIUM_RULES: &[&str] = &["--fresh", "--aws-lc", "--chromium-suites", "--hybrid-share"];
 
-/// `cargo xtask bench fetch`.
 /// The speed goals for `bench fetch`: (workload, sesh's row, the
 /// peer's row, the least ratio sesh ÷ peer that meets it).
 const GOALS: &[(&str, &str, &str, f64)] = &[
@@ -429,6 +428,7 @@ fn run_ratios((an, a): (usize, &Run), (bn, b): (usize, &Run)) -> (f64, f64, f64)
     )
 }
 
+/// `cargo xtask bench fetch`.
 pub fn fetch(root: &Path, only: Option<&str>, rounds: usize) -> anyhow::Result<()> {
     let lab = lab(root)?;
     let (_proxy, proxy_port) = tinyproxy(&lab.dir)?;
