@@ -6,15 +6,17 @@
 //! under `.localhost`) are answered without a query; `/etc/hosts` comes
 //! next; then the DNS servers of the configuration, or of the system
 //! (`/etc/resolv.conf`). Answers are kept in a host cache of the session's
-//! own (Chromium's `HostCache`: 1,000 entries, each for its DNS TTL, a
-//! minute for the system resolver's), which `ses.resolveHost`'s options
-//! read, skip or take stale.
+//! own (Chromium's `HostCache`: 1,000 entries, each for its DNS TTL but a
+//! minute at least, a minute for the system resolver's), which
+//! `ses.resolveHost`'s options read, skip or take stale.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{
@@ -44,6 +46,10 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the system resolver's answers are kept (Chromium's
 /// `kCacheEntryTTLSeconds`: it learns no TTL from `getaddrinfo`).
 const SYSTEM_TTL: Duration = Duration::from_secs(60);
+
+/// The least time a DNS answer is kept, whatever its TTL (Chromium's
+/// `kMinimumTTLSeconds`, the same minute).
+const MINIMUM_TTL: Duration = SYSTEM_TTL;
 
 /// `ResolveHostOptions.queryType`: the one address family asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -214,7 +220,7 @@ struct Cached {
     expires: Instant,
 }
 
-/// The session's host cache (Chromium's `HostCache`).
+/// The session's host cache (Chromium's `HostCache`), on Tokio's clock.
 #[derive(Default)]
 struct HostCache(HashMap<CacheKey, Cached>);
 
@@ -540,7 +546,8 @@ impl HostResolver {
         Ok((ips, Instant::now() + SYSTEM_TTL))
     }
 
-    /// The DNS servers' answer (the hosts file first) and its TTL's end.
+    /// The DNS servers' answer (the hosts file first) and its TTL's end
+    /// (a minute at least, as in Chromium).
     async fn ask_dns(
         &self,
         name: &str,
@@ -555,7 +562,10 @@ impl HostResolver {
                 let found = async {
                     match family {
                         None => resolver.lookup_ip(name.as_str()).await.map(|found| {
-                            (found.iter().collect::<Vec<IpAddr>>(), found.valid_until())
+                            (
+                                found.iter().collect::<Vec<IpAddr>>(),
+                                Instant::from_std(found.valid_until()),
+                            )
                         }),
                         Some(t) => {
                             let record = match t {
@@ -568,7 +578,7 @@ impl HostResolver {
                                     .iter()
                                     .filter_map(|r| r.data.ip_addr())
                                     .collect();
-                                (ips, found.valid_until())
+                                (ips, Instant::from_std(found.valid_until()))
                             })
                         }
                     }
@@ -585,7 +595,7 @@ impl HostResolver {
         if ips.is_empty() {
             return Err("no address".into());
         }
-        Ok((ips, expires))
+        Ok((ips, expires.max(Instant::now() + MINIMUM_TTL)))
     }
 
     /// [`HostResolver::lookup`] for a caller that may block (a PAC
