@@ -38,6 +38,15 @@ pub(crate) struct Args {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// A header sent with every request of the download, `Name: value`
+    /// (repeatable): `downloadURL`'s `options.headers`.
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "HEADER",
+        conflicts_with = "resume"
+    )]
+    headers: Vec<String>,
 }
 
 /// One line of `--list --json`.
@@ -107,7 +116,12 @@ pub(crate) fn run(ses: &Session, args: &Args) -> anyhow::Result<ExitCode> {
                     WillDownload::Continue
                 })));
             }
-            ses.download_url(url)
+            ses.download_url_with(
+                url,
+                sesh::downloads::DownloadOptions::with_headers(crate::parse_headers(
+                    &args.headers,
+                )?),
+            )
         };
         follow(ses, &item, args.quiet).await
     })

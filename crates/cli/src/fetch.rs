@@ -121,16 +121,8 @@ pub(crate) fn run(ses: &Session, args: &Args) -> anyhow::Result<ExitCode> {
         .method
         .parse()
         .with_context(|| format!("{:?} is not a method", args.method))?;
-    for header in &args.headers {
-        let (name, value) = header
-            .split_once(':')
-            .with_context(|| format!("{header:?} is not `Name: value`"))?;
-        request.headers.append(
-            http::HeaderName::from_bytes(name.trim().as_bytes())
-                .with_context(|| format!("{name:?} is not a header name"))?,
-            http::HeaderValue::from_str(value.trim())
-                .with_context(|| format!("{value:?} is not a header value"))?,
-        );
+    for (name, value) in &crate::parse_headers(&args.headers)? {
+        request.headers.append(name, value.clone());
     }
     if let Some(data) = &args.data {
         request.body = bytes::Bytes::from(data.clone().into_bytes());

@@ -239,3 +239,20 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// `-H 'Name: value'` arguments as a header map.
+fn parse_headers(list: &[String]) -> anyhow::Result<http::HeaderMap> {
+    let mut headers = http::HeaderMap::new();
+    for header in list {
+        let (name, value) = header
+            .split_once(':')
+            .with_context(|| format!("{header:?} is not `Name: value`"))?;
+        headers.append(
+            http::HeaderName::from_bytes(name.trim().as_bytes())
+                .with_context(|| format!("{name:?} is not a header name"))?,
+            http::HeaderValue::from_str(value.trim())
+                .with_context(|| format!("{value:?} is not a header value"))?,
+        );
+    }
+    Ok(headers)
+}

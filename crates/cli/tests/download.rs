@@ -209,3 +209,48 @@ fn ctrl_c_interrupts_and_records_the_download() {
     assert!(received > 0 && received <= 250_000, "{listed}");
     assert_eq!(std::fs::metadata(&partial).unwrap().len(), received);
 }
+
+#[test]
+fn headers_given_with_h_go_with_the_download() {
+    // Serves the file only to a request carrying the token.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut authorized = false;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                authorized |= line.trim_end() == "authorization: Bearer t0ken";
+            }
+            let body = file();
+            let mut out = stream;
+            let _ = if authorized {
+                write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .and_then(|()| out.write_all(&body))
+            } else {
+                write!(
+                    out,
+                    "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+            };
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let url = format!("http://{addr}/private/data.bin");
+    let args = ["download", &url, "--dir", dir.to_str().unwrap(), "--quiet"];
+    let out = sesh_in(tmp.path(), &args);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let with_token = [&args[..], &["-H", "Authorization: Bearer t0ken"]].concat();
+    let out = sesh_in(tmp.path(), &with_token);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(dir.join("data.bin")).unwrap(), file());
+}

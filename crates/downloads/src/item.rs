@@ -126,6 +126,27 @@ pub struct InterruptedDownload {
     pub start_time: Option<f64>,
 }
 
+/// Electron's `downloadURL` options.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct DownloadOptions {
+    /// Headers sent with every request of the download (`options.headers`):
+    /// the first, and each one that resumes it in this process. `Range`
+    /// and `If-Range` are the download's own (a resume's): the app's are
+    /// not sent. The session's redirect rules apply (`Authorization` is not
+    /// sent to another origin). Not kept by
+    /// [`DownloadItem::to_interrupted`], as `createInterruptedDownload`
+    /// takes none.
+    pub headers: HeaderMap,
+}
+
+impl DownloadOptions {
+    /// Options with these headers.
+    pub fn with_headers(headers: HeaderMap) -> Self {
+        DownloadOptions { headers }
+    }
+}
+
 /// Why `create_interrupted_download` refused its options.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -197,6 +218,8 @@ struct Inner {
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     save_to: SaveTo,
     will_download: Mutex<Option<WillDownloadHandler>>,
+    /// The app's request headers (`downloadURL`'s `options.headers`).
+    headers: HeaderMap,
 }
 
 /// One download: Electron's `DownloadItem`. A cheap handle; clones share
@@ -247,7 +270,13 @@ impl DownloadItem {
     ///
     /// Outside a tokio runtime.
     pub fn start(transport: Arc<dyn Transport>, url: Url, save_to: SaveTo) -> DownloadItem {
-        let item = Self::new(transport, vec![url], save_to, DownloadState::Progressing);
+        let item = Self::new(
+            transport,
+            vec![url],
+            save_to,
+            DownloadState::Progressing,
+            HeaderMap::new(),
+        );
         item.spawn(0);
         item
     }
@@ -281,6 +310,7 @@ impl DownloadItem {
             options.url_chain,
             SaveTo::Path(options.path.clone()),
             DownloadState::Interrupted,
+            HeaderMap::new(),
         );
         {
             let mut s = item.lock();
@@ -334,7 +364,34 @@ impl DownloadItem {
         save_to: SaveTo,
         will_download: WillDownloadHandler,
     ) -> DownloadItem {
-        let item = Self::new(transport, vec![url], save_to, DownloadState::Progressing);
+        Self::start_with_options(
+            transport,
+            url,
+            save_to,
+            DownloadOptions::default(),
+            will_download,
+        )
+    }
+
+    /// [`DownloadItem::start_with_handler`] with `downloadURL`'s options
+    /// (request headers).
+    pub fn start_with_options(
+        transport: Arc<dyn Transport>,
+        url: Url,
+        save_to: SaveTo,
+        options: DownloadOptions,
+        will_download: WillDownloadHandler,
+    ) -> DownloadItem {
+        let mut headers = options.headers;
+        headers.remove(http::header::RANGE);
+        headers.remove(http::header::IF_RANGE);
+        let item = Self::new(
+            transport,
+            vec![url],
+            save_to,
+            DownloadState::Progressing,
+            headers,
+        );
         *item
             .inner
             .will_download
@@ -373,6 +430,7 @@ impl DownloadItem {
         url_chain: Vec<Url>,
         save_to: SaveTo,
         state: DownloadState,
+        headers: HeaderMap,
     ) -> DownloadItem {
         let save_path = match &save_to {
             SaveTo::Path(p) => p.clone(),
@@ -404,6 +462,7 @@ impl DownloadItem {
                 task: Mutex::new(None),
                 will_download: Mutex::new(None),
                 save_to,
+                headers,
             }),
         }
     }
@@ -684,7 +743,11 @@ impl DownloadItem {
             .transport
             .fetch(FetchRequest {
                 url,
-                headers: resume_headers(offset, &validators),
+                headers: {
+                    let mut headers = self.inner.headers.clone();
+                    headers.extend(resume_headers(offset, &validators));
+                    headers
+                },
             })
             .await?;
         let start = check_response(response.status, &response.headers, offset)?;

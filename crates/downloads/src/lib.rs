@@ -45,9 +45,9 @@ mod unique;
 pub use disposition::content_disposition_filename;
 pub use filename::{DEFAULT_FILE_NAME, generate_file_name};
 pub use item::{
-    Body, BoxFuture, DownloadEvent, DownloadItem, DownloadState, FetchRequest, FetchResponse,
-    InterruptedDownload, InterruptedDownloadError, PROGRESS_PERIOD, SaveTo, Transport,
-    WeakDownloadItem, WillDownload, WillDownloadHandler,
+    Body, BoxFuture, DownloadEvent, DownloadItem, DownloadOptions, DownloadState, FetchRequest,
+    FetchResponse, InterruptedDownload, InterruptedDownloadError, PROGRESS_PERIOD, SaveTo,
+    Transport, WeakDownloadItem, WillDownload, WillDownloadHandler,
 };
 pub use mime::{extensions_for, preferred_extension};
 pub use partial::{PartialFile, partial_path};

@@ -515,3 +515,50 @@ async fn a_416_interrupts_with_no_range_and_resume_starts_over() {
     );
     assert_eq!(std::fs::read(&path).unwrap(), body);
 }
+
+#[tokio::test]
+async fn download_options_headers_go_with_every_request_of_the_download() {
+    use http::header::{AUTHORIZATION, HeaderMap, HeaderValue, RANGE};
+    let body = content(300_000, 5);
+    let mut resource = Resource::new(body.clone());
+    resource.drop_after = Some(100_000);
+    let server = Server::start(resource);
+    let dir = tempfile::tempdir().unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer t0ken"));
+    // A Range of the app's own is not sent: ranges are the download's.
+    headers.insert(RANGE, HeaderValue::from_static("bytes=5-"));
+    let item = DownloadItem::start_with_options(
+        Arc::new(TcpTransport),
+        server.url("/file.bin"),
+        SaveTo::Directory(dir.path().to_owned()),
+        sesh_downloads::DownloadOptions::with_headers(headers),
+        Box::new(|_: &DownloadItem| sesh_downloads::WillDownload::Continue),
+    );
+    let mut rx = item.subscribe();
+    until_interrupted(&mut rx).await;
+    let received = item.received_bytes();
+    item.resume();
+    let events = events_until(&mut rx, |e| matches!(e, DownloadEvent::Done(_))).await;
+    assert_eq!(
+        events.last(),
+        Some(&DownloadEvent::Done(DownloadState::Completed))
+    );
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    for request in &seen {
+        assert_eq!(request.authorization.as_deref(), Some("Bearer t0ken"));
+    }
+    assert_eq!(seen[0].range, None);
+    assert_eq!(
+        seen[1].range.as_deref(),
+        Some(format!("bytes={received}-").as_str())
+    );
+    assert_eq!(
+        sha256(&std::fs::read(item.save_path()).unwrap()),
+        sha256(&body)
+    );
+    // Not part of what createInterruptedDownload takes back.
+    let record = serde_json::to_string(&item.to_interrupted().unwrap()).unwrap();
+    assert!(!record.contains("t0ken"), "{record}");
+}

@@ -45,6 +45,7 @@ impl Resource {
 pub struct Seen {
     pub range: Option<String>,
     pub if_range: Option<String>,
+    pub authorization: Option<String>,
 }
 
 pub struct Server {
@@ -107,6 +108,7 @@ fn serve(
             match k.to_ascii_lowercase().as_str() {
                 "range" => request.range = Some(v),
                 "if-range" => request.if_range = Some(v),
+                "authorization" => request.authorization = Some(v),
                 _ => {}
             }
         }

@@ -635,16 +635,32 @@ impl Session {
     ///
     /// Outside a tokio runtime.
     pub fn download_url(&self, url: Url) -> DownloadItem {
+        self.download_url_with(url, sesh_downloads::DownloadOptions::default())
+    }
+
+    /// `ses.downloadURL(url, options)`: [`Session::download_url`] with
+    /// Electron's options — `headers` sent with every request of the
+    /// download (an `Authorization` for a protected file, say).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn download_url_with(
+        &self,
+        url: Url,
+        options: sesh_downloads::DownloadOptions,
+    ) -> DownloadItem {
         let handler = self
             .inner
             .will_download
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        let item = DownloadItem::start_with_handler(
+        let item = DownloadItem::start_with_options(
             Arc::new(crate::net::SessionTransport::new(self.clone())),
             url,
             SaveTo::Directory(self.download_path()),
+            options,
             Box::new(move |item: &DownloadItem| match &handler {
                 Some(handler) => handler(item),
                 None => WillDownload::Continue,
