@@ -47,6 +47,10 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// `kCacheEntryTTLSeconds`: it learns no TTL from `getaddrinfo`).
 const SYSTEM_TTL: Duration = Duration::from_secs(60);
 
+/// What DNS answers for a name that collides with a private one (ICANN's
+/// name collision occurrence management).
+const ICANN_NAME_COLLISION: Ipv4Addr = Ipv4Addr::new(127, 0, 53, 53);
+
 /// The least time a DNS answer is kept, whatever its TTL (Chromium's
 /// `kMinimumTTLSeconds`, the same minute).
 const MINIMUM_TTL: Duration = SYSTEM_TTL;
@@ -257,6 +261,9 @@ pub struct LookupError {
     pub host: String,
     /// What the resolver said.
     pub reason: String,
+    /// Chromium's net error for it: `net::ERR_NAME_NOT_RESOLVED`, or
+    /// `net::ERR_ICANN_NAME_COLLISION` when DNS answered 127.0.53.53.
+    pub error: NetError,
 }
 
 struct Running {
@@ -407,6 +414,7 @@ impl HostResolver {
             .map_err(|e| LookupError {
                 host: e.host,
                 reason: e.detail,
+                error: e.error,
             })
     }
 
@@ -418,7 +426,8 @@ impl HostResolver {
     ///
     /// A [`ResolveHostError`]: `net::ERR_NAME_NOT_RESOLVED` when the name
     /// has no address (of the family asked for), `net::ERR_DNS_CACHE_MISS`
-    /// when `localOnly` finds nothing, `net::ERR_NOT_IMPLEMENTED` for mDNS.
+    /// when `localOnly` finds nothing, `net::ERR_NOT_IMPLEMENTED` for mDNS,
+    /// `net::ERR_ICANN_NAME_COLLISION` when DNS answered 127.0.53.53.
     pub async fn resolve_host(
         &self,
         host: &str,
@@ -499,6 +508,15 @@ impl HostResolver {
             self.ask_dns(&name, family).await
         }
         .map_err(|detail| fail(-105, detail))?;
+        // The address ICANN has names that collide with private ones
+        // answer (Chromium's ContainsIcannNameCollisionIp, DNS answers
+        // only): an error, not kept.
+        if !system && ips.contains(&IpAddr::V4(ICANN_NAME_COLLISION)) {
+            return Err(fail(
+                -166,
+                "DNS answered 127.0.53.53, ICANN's name collision address".into(),
+            ));
+        }
         let mut ips = of_family(ips)?;
         ips.sort_by_key(|ip| ip.is_ipv6());
         self.cache_lock().put(key, ips.clone(), expires);
@@ -607,6 +625,7 @@ impl HostResolver {
         let running = self.running().map_err(|reason| LookupError {
             host: host.to_owned(),
             reason,
+            error: NetError::from_code(-105),
         })?;
         let (tx, rx) = std::sync::mpsc::channel();
         let this = self.clone();
@@ -619,6 +638,7 @@ impl HostResolver {
                 Err(LookupError {
                     host: host.to_owned(),
                     reason: "no answer in time".into(),
+                    error: NetError::from_code(-105),
                 })
             })
     }

@@ -2762,11 +2762,19 @@ async fn connect_tcp(
             Ok(ips) => serde_json::json!({
                 "address_list": ips.iter().map(|ip| SocketAddr::new(*ip, port).to_string()).collect::<Vec<_>>(),
             }),
-            Err(_) => serde_json::json!({"net_error": -105}),
+            Err(e) => serde_json::json!({"net_error": e.error.code()}),
         })
     });
     let addrs: Vec<SocketAddr> = looked_up
-        .map_err(|e| fail(resolve_error, url, e.to_string()))?
+        .map_err(|e| {
+            // A collision is named as such, to a proxy too (Chromium
+            // completes the request with it).
+            let code = match e.error.code() {
+                -166 => -166,
+                _ => resolve_error,
+            };
+            fail(code, url, e.to_string())
+        })?
         .into_iter()
         .map(|ip| SocketAddr::new(ip, port))
         .collect();

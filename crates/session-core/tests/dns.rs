@@ -60,6 +60,7 @@ impl Dnsmasq {
                 "--address=/app.sesh.test/127.0.0.1",
                 "--address=/both.sesh.test/127.0.0.2",
                 "--address=/both.sesh.test/::1",
+                "--address=/collide.sesh.test/127.0.53.53",
             ])
             // dnsmasq's default TTL, 0, would never be cached.
             .arg(format!("--local-ttl={ttl}"))
@@ -183,6 +184,13 @@ async fn fetches_resolve_through_the_sessions_dns_and_its_cache() {
         .await
         .unwrap_err();
     assert_eq!(err.error.code(), -105, "{err}");
+
+    // ICANN's name collision address is an error of its own.
+    let err = ses
+        .fetch(Request::get(url("collide.sesh.test")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error.code(), -166, "{err}");
 
     // localhost is never asked about.
     ses.fetch(Request::get(url("localhost"))).await.unwrap();
@@ -383,6 +391,14 @@ async fn resolve_host_takes_electrons_options() {
         ),
         -105
     );
+    // DNS answering ICANN's name collision address: an error, never kept.
+    for asked in 1..=2 {
+        let collision = ses
+            .resolve_host("collide.sesh.test", &Default::default())
+            .await;
+        assert_eq!(code(collision), -166);
+        assert_eq!(queries_reach(&dns, "collide.sesh.test", asked).await, asked);
+    }
     let mdns = with(|o| o.source = HostResolverSource::Mdns);
     assert_eq!(code(ses.resolve_host("app.sesh.test", &mdns).await), -11);
     // The system's resolver knows nothing of the test's names.
