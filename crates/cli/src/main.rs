@@ -35,6 +35,11 @@ struct Cli {
     #[arg(long, global = true, value_name = "P", default_value = "")]
     partition: String,
 
+    /// The session stored in this directory instead of a partition
+    /// (session.fromPath; absolute).
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "partition")]
+    session_path: Option<PathBuf>,
+
     /// Log more (repeat for even more); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -149,9 +154,14 @@ fn sessions(cli: &Cli) -> anyhow::Result<Sessions> {
 
 fn open_session(cli: &Cli) -> anyhow::Result<Session> {
     let sessions = sessions(cli)?;
-    sessions
-        .from_partition(&cli.partition, PartitionOptions::default())
-        .with_context(|| format!("cannot open the session for partition {:?}", cli.partition))
+    match &cli.session_path {
+        Some(path) => sessions
+            .from_path(path, PartitionOptions::default())
+            .with_context(|| format!("cannot open the session in {}", path.display())),
+        None => sessions
+            .from_partition(&cli.partition, PartitionOptions::default())
+            .with_context(|| format!("cannot open the session for partition {:?}", cli.partition)),
+    }
 }
 
 fn init_logging(verbose: u8) {

@@ -171,3 +171,35 @@ fn user_data_dir_comes_from_the_environment() {
         .unwrap();
     assert_eq!(path(&out), flag.to_str().unwrap());
 }
+
+#[test]
+fn a_session_in_a_directory_of_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("profile");
+    let user_data = tmp.path().join("user-data");
+    let out = sesh_in(
+        &user_data,
+        &[
+            "--session-path",
+            profile.to_str().unwrap(),
+            "session",
+            "info",
+            "--json",
+        ],
+    );
+    let info = info_json(&out);
+    assert_eq!(info["isPersistent"], true);
+    assert_eq!(info["storagePath"], profile.to_str().unwrap());
+    assert!(profile.is_dir());
+    assert!(!user_data.exists(), "the user-data directory was not used");
+    let out = sesh_in(
+        &user_data,
+        &["--session-path", "profile", "session", "info"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("must be an absolute path"),
+        "{}",
+        stderr(&out)
+    );
+}

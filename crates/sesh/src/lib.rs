@@ -10,6 +10,7 @@
 //! | Electron | sesh |
 //! | --- | --- |
 //! | `session.fromPartition(p, {cache})` | [`from_partition`]`(p, PartitionOptions { cache })` |
+//! | `session.fromPath(path, {cache})` | [`from_path`]`(path, PartitionOptions { cache })` |
 //! | `session.defaultSession` | [`default_session`]`()` |
 //! | `ses.getStoragePath()` | [`Session::storage_path`] |
 //! | `ses.setUserAgent(ua, langs)` | [`Session::set_user_agent`] |
@@ -51,7 +52,8 @@
 pub use sesh_core::{
     BoxFuture, ClearStorageDataOptions, Error, HandlerSlot, Partition, PartitionOptions, Result,
     Session, SessionEvent, Sessions, SessionsBuilder, StorageParticipant, accept_language_header,
-    default_session, default_user_agent, from_partition, init, partition_dir_name, sessions,
+    default_session, default_user_agent, from_partition, from_path, init, partition_dir_name,
+    sessions,
 };
 
 /// Proxy configuration: Electron's `ProxyConfig`, Chromium's rule grammars,

@@ -67,7 +67,8 @@ pub use session::{
     Session, StorageParticipant, WillDownloadFn,
 };
 pub use sessions::{
-    Sessions, SessionsBuilder, USER_DATA_DIR_ENV, default_session, from_partition, init, sessions,
+    Sessions, SessionsBuilder, USER_DATA_DIR_ENV, default_session, from_partition, from_path, init,
+    sessions,
 };
 pub use user_agent::{CHROME_VERSION, accept_language_header, default_user_agent};
 

@@ -17,6 +17,9 @@ const MAX_DIR_NAME_BYTES: usize = 255;
 /// - `persist:NAME` is a persistent session stored in
 ///   `<user-data>/Partitions/<dir name>`;
 /// - anything else is an in-memory session that never touches the disk.
+///
+/// A session of `session.fromPath(path)` has no partition string: it is
+/// [`Partition::Path`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Partition {
     /// The default session.
@@ -30,6 +33,9 @@ pub enum Partition {
     },
     /// An in-memory session, named by the whole partition string.
     InMemory(String),
+    /// A persistent session stored in a directory of the app's choosing
+    /// (`session.fromPath(path)`), absolute.
+    Path(std::path::PathBuf),
 }
 
 impl Partition {
@@ -64,6 +70,7 @@ impl fmt::Display for Partition {
             Partition::Default => Ok(()),
             Partition::Persistent { name, .. } => write!(f, "{PERSIST_PREFIX}{name}"),
             Partition::InMemory(name) => f.write_str(name),
+            Partition::Path(path) => write!(f, "{}", path.display()),
         }
     }
 }

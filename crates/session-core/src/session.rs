@@ -179,7 +179,7 @@ impl Session {
                     path: dir.clone(),
                     source,
                 })?;
-                let lock = lock_partition(partition, &dir.join(LOCK_FILE))?;
+                let lock = lock_partition(&kind.to_string(), &dir.join(LOCK_FILE))?;
                 let db = SledBackend::open(dir.join(DATABASE_DIR))?;
                 (Arc::new(db), Some(lock))
             }

@@ -41,6 +41,9 @@ enum Key {
     Default,
     Persistent(String),
     InMemory(String),
+    /// `fromPath`'s directory (compared by its components: `/a/b/` and
+    /// `/a/./b` are one).
+    Path(PathBuf),
 }
 
 impl From<&Partition> for Key {
@@ -49,6 +52,7 @@ impl From<&Partition> for Key {
             Partition::Default => Key::Default,
             Partition::Persistent { dir_name, .. } => Key::Persistent(dir_name.clone()),
             Partition::InMemory(name) => Key::InMemory(name.clone()),
+            Partition::Path(path) => Key::Path(path.clone()),
         }
     }
 }
@@ -199,11 +203,58 @@ impl Sessions {
                 Some(self.inner.user_data_dir.join("Partitions").join(dir_name))
             }
             Partition::InMemory(_) => None,
+            Partition::Path(path) => Some(path.clone()),
         };
         let session = Session::open(
             partition,
             kind,
             storage_path,
+            options,
+            &self.inner.app_name,
+            &self.inner.app_version,
+            self.inner.cache_max_bytes,
+        )?;
+        sessions.insert(key, session.clone());
+        Ok(session)
+    }
+
+    /// The session stored in `path`, as Electron's
+    /// `session.fromPath(path, options)`: like [`Sessions::from_partition`]
+    /// but keyed by a directory of the app's choosing (created if missing)
+    /// instead of a partition name under the user-data directory. The same
+    /// directory returns the same session, and `options` only count when it
+    /// is created. Its [`Session::partition`] is empty and its
+    /// [`Session::partition_kind`] is [`Partition::Path`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RelativePath`] when `path` is empty or relative (Electron
+    /// throws then too), [`Error::PartitionInUse`] when the directory is open
+    /// already (by another process, or by another session of this one: the
+    /// default session's or a partition's directory), [`Error::Io`] or
+    /// [`Error::Storage`] when it cannot be opened.
+    pub fn from_path(&self, path: impl AsRef<Path>, options: PartitionOptions) -> Result<Session> {
+        let path = path.as_ref();
+        if !path.is_absolute() {
+            return Err(Error::RelativePath {
+                what: "a session's path",
+                path: path.to_owned(),
+            });
+        }
+        let kind = Partition::Path(path.components().collect());
+        let key = Key::from(&kind);
+        let mut sessions = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(existing) = sessions.get(&key) {
+            return Ok(existing.clone());
+        }
+        let session = Session::open(
+            "",
+            kind,
+            Some(path.to_owned()),
             options,
             &self.inner.app_name,
             &self.inner.app_version,
@@ -261,6 +312,16 @@ pub fn sessions() -> Result<Sessions> {
     let sessions = SessionsBuilder::default().build()?;
     *global = Some(sessions.clone());
     Ok(sessions)
+}
+
+/// `session.fromPath(path, options)` on the global sessions; see
+/// [`Sessions::from_path`].
+///
+/// # Errors
+///
+/// As [`Sessions::from_path`], and [`sessions`]'.
+pub fn from_path(path: impl AsRef<Path>, options: PartitionOptions) -> Result<Session> {
+    sessions()?.from_path(path, options)
 }
 
 /// `session.fromPartition(partition, options)` on the global sessions; see

@@ -157,3 +157,90 @@ fn persist_without_a_name_is_refused() {
     assert!(err.to_string().contains("\"persist:\""), "{err}");
     assert!(!user_data.exists());
 }
+
+#[test]
+fn from_path_keeps_the_session_in_the_directory_given() {
+    let (tmp, user_data, sessions) = fresh();
+    let path = tmp.path().join("elsewhere").join("profile");
+    let ses = sessions
+        .from_path(&path, PartitionOptions::default())
+        .unwrap();
+    assert_eq!(ses.partition(), "");
+    assert_eq!(ses.partition_kind(), &Partition::Path(path.clone()));
+    assert!(ses.is_persistent());
+    assert_eq!(ses.storage_path(), Some(path.as_path()));
+    assert!(path.is_dir(), "the directory was not created");
+    assert!(
+        !user_data.exists(),
+        "nothing goes to the user-data directory"
+    );
+    // One directory, one session, however it is spelled.
+    for spelling in [
+        format!("{}/", path.display()),
+        format!("{}/./profile", path.parent().unwrap().display()),
+    ] {
+        assert_eq!(
+            sessions
+                .from_path(&spelling, PartitionOptions::default())
+                .unwrap(),
+            ses,
+            "{spelling}"
+        );
+    }
+    assert_ne!(
+        sessions
+            .from_path(tmp.path().join("other"), PartitionOptions::default())
+            .unwrap(),
+        ses
+    );
+    // Its data is there for the next run.
+    ses.local_storage("https://app.test")
+        .unwrap()
+        .set("k", "v")
+        .unwrap();
+    ses.flush_storage().unwrap();
+    drop((ses, sessions));
+    let again = Sessions::builder()
+        .app_name("sesh-test")
+        .user_data_dir(tmp.path().join("another-user-data"))
+        .build()
+        .unwrap()
+        .from_path(&path, PartitionOptions::default())
+        .unwrap();
+    assert_eq!(
+        again
+            .local_storage("https://app.test")
+            .unwrap()
+            .get("k")
+            .unwrap()
+            .as_deref(),
+        Some("v")
+    );
+}
+
+#[test]
+fn from_path_refuses_relative_paths_and_directories_in_use() {
+    let (_tmp, user_data, sessions) = fresh();
+    for path in ["", "profile", "./profile"] {
+        let err = sessions
+            .from_path(path, PartitionOptions::default())
+            .unwrap_err();
+        assert!(
+            matches!(err, sesh_core::Error::RelativePath { .. }),
+            "{path:?}: {err}"
+        );
+    }
+    // The default session's own directory is taken.
+    let _default = sessions.default_session().unwrap();
+    let err = sessions
+        .from_path(&user_data, PartitionOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(err, sesh_core::Error::PartitionInUse { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&user_data.display().to_string()),
+        "{err}"
+    );
+}
