@@ -80,6 +80,18 @@ fn sessions_and_partitions(sessions: &Sessions) -> anyhow::Result<()> {
         scratch.is_persistent(),
         scratch.storage_path()
     );
+    let profile = sessions.user_data_dir().join("tour-profile");
+    let elsewhere = sessions.from_path(&profile, PartitionOptions::default())?;
+    println!(
+        "fromPath(<user data>/tour-profile)  persistent={}  storage={}  (a directory of the app's choosing)",
+        elsewhere.is_persistent(),
+        elsewhere
+            .storage_path()
+            .map_or("-".into(), |p| p.display().to_string())
+    );
+    if let Err(e) = sessions.from_path("tour-profile", PartitionOptions::default()) {
+        println!("  a relative one is refused: {e}");
+    }
     let hostile = "persist:../../etc";
     let dir = sesh::partition_dir_name(hostile, "../../etc")?;
     println!("a hostile name {hostile:?} stays inside Partitions/ as {dir:?}");
