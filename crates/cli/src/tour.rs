@@ -127,6 +127,16 @@ fn settings(sessions: &Sessions) -> anyhow::Result<()> {
     if let Err(e) = scratch.set_preloads(["preload.js"]) {
         println!("a relative preload is refused: {e}");
     }
+    let id = scratch.register_preload_script(sesh::PreloadScriptRegistration {
+        kind: sesh::PreloadScriptType::ServiceWorker,
+        id: Some("sw-bridge".into()),
+        file_path: "/opt/app/sw-preload.js".into(),
+    })?;
+    println!("registerPreloadScript({{ type: 'service-worker', … }}) → {id:?}");
+    println!(
+        "getPreloadScripts() {}",
+        serde_json::to_string(&scratch.preload_scripts())?
+    );
     ses.flush_storage()?;
     println!("flushed the default session's storage to disk");
     Ok(())

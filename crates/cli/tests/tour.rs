@@ -46,6 +46,7 @@ fn the_tour_runs_every_chapter() {
         "completed, so the record is gone: 0 interrupted download(s) left",
         "End of the tour",
         "asking again returns the same session: true",
+        "registerPreloadScript({ type: 'service-worker', … }) → \"sw-bridge\"",
         "  a relative one is refused: a session's path must be an absolute path, got tour-profile",
         "\"preconnectUrl\":\"https://example.com/\"",
     ] {

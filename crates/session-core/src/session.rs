@@ -133,13 +133,51 @@ pub trait StorageParticipant: Send + Sync {
     ) -> std::result::Result<(), String>;
 }
 
+/// Where a preload script runs (`PreloadScriptRegistration.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PreloadScriptType {
+    /// In every frame of the session's pages (`'frame'`).
+    Frame,
+    /// In every service worker of the session (`'service-worker'`).
+    ServiceWorker,
+}
+
+/// Electron's `PreloadScriptRegistration`: what
+/// [`Session::register_preload_script`] takes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreloadScriptRegistration {
+    /// The context type (`type`).
+    #[serde(rename = "type")]
+    pub kind: PreloadScriptType,
+    /// Its id; `None`: a random UUID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The script file, an absolute path.
+    pub file_path: PathBuf,
+}
+
+/// Electron's `PreloadScript`: a registered preload script.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreloadScript {
+    /// The context type (`type`).
+    #[serde(rename = "type")]
+    pub kind: PreloadScriptType,
+    /// Its id.
+    pub id: String,
+    /// The script file.
+    pub file_path: PathBuf,
+}
+
 struct Settings {
     user_agent: String,
     accept_languages: String,
     /// `User-Agent` and `Accept-Language` as header values, made once
     /// when they change rather than on every request.
     identity: IdentityHeaders,
-    preloads: Vec<PathBuf>,
+    preloads: Vec<PreloadScript>,
     download_path: PathBuf,
     code_cache_path: Option<PathBuf>,
 }
@@ -377,13 +415,15 @@ impl Session {
         self.settings().identity.clone()
     }
 
-    /// `ses.setPreloads(preloads)`: scripts an embedder runs in every page of
-    /// the session before its own preload scripts.
+    /// `ses.setPreloads(preloads)` (deprecated in Electron for
+    /// [`Session::register_preload_script`]): replaces the session's
+    /// `frame` preload scripts with these, each under a new id, as
+    /// Electron's does; `service-worker` ones stay.
     ///
     /// # Errors
     ///
-    /// [`Error::RelativePath`] when a path is not absolute (as Electron,
-    /// which throws); nothing is changed then.
+    /// [`Error::RelativePath`] when a path is not absolute; nothing is
+    /// changed then.
     pub fn set_preloads(
         &self,
         preloads: impl IntoIterator<Item = impl Into<PathBuf>>,
@@ -395,13 +435,102 @@ impl Session {
                 path: bad.clone(),
             });
         }
-        self.settings_mut().preloads = preloads;
+        let mut settings = self.settings_mut();
+        settings
+            .preloads
+            .retain(|s| s.kind != PreloadScriptType::Frame);
+        settings
+            .preloads
+            .extend(preloads.into_iter().map(|file_path| PreloadScript {
+                kind: PreloadScriptType::Frame,
+                id: uuid::Uuid::new_v4().to_string(),
+                file_path,
+            }));
         Ok(())
     }
 
-    /// `ses.getPreloads()`: the preload scripts set with
-    /// [`Session::set_preloads`].
+    /// `ses.getPreloads()` (deprecated in Electron for
+    /// [`Session::preload_scripts`]): the paths of the `frame` preload
+    /// scripts, in registration order.
     pub fn preloads(&self) -> Vec<PathBuf> {
+        self.settings()
+            .preloads
+            .iter()
+            .filter(|s| s.kind == PreloadScriptType::Frame)
+            .map(|s| s.file_path.clone())
+            .collect()
+    }
+
+    /// `ses.registerPreloadScript(script)`: a script the embedder runs in
+    /// each context of its type (every frame of the session's pages before
+    /// their own preloads, or every service worker). Returns its id: the
+    /// one given, or a random UUID.
+    ///
+    /// ```
+    /// # fn run(ses: &sesh_core::Session) -> sesh_core::Result<()> {
+    /// use sesh_core::{PreloadScriptRegistration, PreloadScriptType};
+    /// let id = ses.register_preload_script(PreloadScriptRegistration {
+    ///     kind: PreloadScriptType::ServiceWorker,
+    ///     id: Some("sw-bridge".into()),
+    ///     file_path: "/opt/app/sw-preload.js".into(),
+    /// })?;
+    /// assert_eq!(id, "sw-bridge");
+    /// assert_eq!(ses.preload_scripts()[0].id, "sw-bridge");
+    /// ses.unregister_preload_script("sw-bridge")?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] with Electron's messages: `Cannot register
+    /// preload script with existing ID 'ID'`, `Preload script must have
+    /// absolute path: PATH`; nothing is registered then.
+    pub fn register_preload_script(&self, script: PreloadScriptRegistration) -> Result<String> {
+        let mut settings = self.settings_mut();
+        let id = script
+            .id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        if settings.preloads.iter().any(|s| s.id == id) {
+            return Err(Error::InvalidArgument(format!(
+                "Cannot register preload script with existing ID '{id}'"
+            )));
+        }
+        if !script.file_path.is_absolute() {
+            return Err(Error::InvalidArgument(format!(
+                "Preload script must have absolute path: {}",
+                script.file_path.display()
+            )));
+        }
+        settings.preloads.push(PreloadScript {
+            kind: script.kind,
+            id: id.clone(),
+            file_path: script.file_path,
+        });
+        Ok(id)
+    }
+
+    /// `ses.unregisterPreloadScript(id)`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`]: `Cannot unregister preload script with
+    /// non-existing ID 'ID'`.
+    pub fn unregister_preload_script(&self, id: &str) -> Result<()> {
+        let mut settings = self.settings_mut();
+        match settings.preloads.iter().position(|s| s.id == id) {
+            Some(at) => {
+                settings.preloads.remove(at);
+                Ok(())
+            }
+            None => Err(Error::InvalidArgument(format!(
+                "Cannot unregister preload script with non-existing ID '{id}'"
+            ))),
+        }
+    }
+
+    /// `ses.getPreloadScripts()`: every registered preload script, in
+    /// registration order.
+    pub fn preload_scripts(&self) -> Vec<PreloadScript> {
         self.settings().preloads.clone()
     }
 

@@ -214,3 +214,75 @@ async fn the_verify_proc_and_ssl_config_are_the_sessions() {
     .unwrap();
     assert_eq!(verifier.ssl_generation(), generation + 1);
 }
+
+#[test]
+fn preload_scripts_are_registered_by_id_and_set_preloads_replaces_the_frame_ones() {
+    use sesh_core::{PreloadScriptRegistration, PreloadScriptType};
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions
+        .from_partition("m", PartitionOptions::default())
+        .unwrap();
+    let register = |kind, id: Option<&str>, path: &str| {
+        ses.register_preload_script(PreloadScriptRegistration {
+            kind,
+            id: id.map(str::to_owned),
+            file_path: path.into(),
+        })
+    };
+    assert_eq!(
+        register(PreloadScriptType::ServiceWorker, Some("sw"), "/app/sw.js").unwrap(),
+        "sw"
+    );
+    // Without an id: a random UUID, a new one each time.
+    let a = register(PreloadScriptType::Frame, None, "/app/a.js").unwrap();
+    let b = register(PreloadScriptType::Frame, None, "/app/b.js").unwrap();
+    assert_ne!(a, b);
+    assert_eq!(a.len(), 36, "{a}");
+    assert_eq!(a.matches('-').count(), 4, "{a}");
+    let err = register(PreloadScriptType::Frame, Some("sw"), "/app/c.js").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid argument: Cannot register preload script with existing ID 'sw'"
+    );
+    let err = register(PreloadScriptType::Frame, Some("c"), "c.js").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid argument: Preload script must have absolute path: c.js"
+    );
+    let scripts = ses.preload_scripts();
+    assert_eq!(
+        scripts
+            .iter()
+            .map(|s| (s.kind, s.id.as_str(), s.file_path.to_str().unwrap()))
+            .collect::<Vec<_>>(),
+        [
+            (PreloadScriptType::ServiceWorker, "sw", "/app/sw.js"),
+            (PreloadScriptType::Frame, a.as_str(), "/app/a.js"),
+            (PreloadScriptType::Frame, b.as_str(), "/app/b.js"),
+        ]
+    );
+    // Electron's JSON for them.
+    assert_eq!(
+        serde_json::to_value(&scripts[0]).unwrap(),
+        serde_json::json!({"type": "service-worker", "id": "sw", "filePath": "/app/sw.js"})
+    );
+    // getPreloads: the frame ones; setPreloads replaces only those.
+    assert_eq!(
+        ses.preloads(),
+        [PathBuf::from("/app/a.js"), PathBuf::from("/app/b.js")]
+    );
+    ses.set_preloads(["/app/new.js"]).unwrap();
+    let scripts = ses.preload_scripts();
+    assert_eq!(scripts.len(), 2);
+    assert_eq!(scripts[0].id, "sw");
+    assert_eq!(scripts[1].file_path, PathBuf::from("/app/new.js"));
+    assert_eq!(scripts[1].kind, PreloadScriptType::Frame);
+
+    ses.unregister_preload_script("sw").unwrap();
+    let err = ses.unregister_preload_script("sw").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid argument: Cannot unregister preload script with non-existing ID 'sw'"
+    );
+    assert_eq!(ses.preloads(), [PathBuf::from("/app/new.js")]);
+}
