@@ -109,6 +109,25 @@ enum StorageCommand {
         #[arg(long, value_delimiter = ',')]
         quotas: Option<Vec<String>>,
     },
+    /// ses.clearData: clear types of data for some origins or all but some
+    /// (cookies by registrable domain).
+    ClearData {
+        /// Comma-separated types: backgroundFetch, cache, cookies, downloads,
+        /// fileSystems, indexedDB, localStorage, serviceWorkers, webSQL (all
+        /// by default).
+        #[arg(long, value_delimiter = ',')]
+        data_types: Option<Vec<String>>,
+        /// Only these origins (comma-separated).
+        #[arg(long, value_delimiter = ',', conflicts_with = "exclude_origins")]
+        origins: Option<Vec<String>>,
+        /// Every origin but these (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        exclude_origins: Option<Vec<String>>,
+        /// Keep the HTTP auth cache and open connections when clearing
+        /// cookies.
+        #[arg(long)]
+        avoid_closing_connections: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +242,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 origin: origin.clone(),
                 storages: storages.clone(),
                 quotas: quotas.clone(),
+            })?;
+            ses.flush_storage()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Storage(StorageCommand::ClearData {
+            data_types,
+            origins,
+            exclude_origins,
+            avoid_closing_connections,
+        }) => {
+            let ses = open_session(&cli)?;
+            ses.clear_data(&sesh::ClearDataOptions {
+                data_types: data_types.clone(),
+                origins: origins.clone(),
+                exclude_origins: exclude_origins.clone(),
+                avoid_closing_connections: *avoid_closing_connections,
+                origin_matching_mode: None,
             })?;
             ses.flush_storage()?;
             Ok(ExitCode::SUCCESS)

@@ -250,3 +250,53 @@ fn cache_size_and_clear() {
             .success()
     );
 }
+
+#[test]
+fn storage_clear_data_by_registrable_domain_and_exclusion() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--partition", "persist:c"];
+        all.extend_from_slice(args);
+        sesh_in(d, &all)
+    };
+    for (url, cookie) in [
+        ("https://www.a.test/", "x=1; Max-Age=600"),
+        ("https://api.a.test/", "z=3; Max-Age=600"),
+        ("https://b.test/", "y=2; Max-Age=600"),
+    ] {
+        let out = run(&["cookies", "set-header", "--url", url, cookie]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let header = |url| stdout(&run(&["cookies", "header", "--url", url]));
+    // One origin of a.test clears all of a.test's cookies.
+    let out = run(&[
+        "storage",
+        "clear-data",
+        "--data-types",
+        "cookies",
+        "--origins",
+        "https://www.a.test",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(header("https://api.a.test/"), "\n");
+    assert_eq!(header("https://b.test/"), "y=2\n");
+    let out = run(&[
+        "storage",
+        "clear-data",
+        "--exclude-origins",
+        "https://b.test",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(header("https://b.test/"), "y=2\n");
+    let out = run(&["storage", "clear-data", "--origins", "nonsense"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Invalid origin: 'nonsense'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["storage", "clear-data"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(header("https://b.test/"), "\n");
+}

@@ -50,10 +50,11 @@
 #![deny(missing_docs)]
 
 pub use sesh_core::{
-    BoxFuture, ClearStorageDataOptions, Error, HandlerSlot, Partition, PartitionOptions,
-    PreloadScript, PreloadScriptRegistration, PreloadScriptType, Result, Session, SessionEvent,
-    Sessions, SessionsBuilder, StorageParticipant, accept_language_header, default_session,
-    default_user_agent, from_partition, from_path, init, partition_dir_name, sessions,
+    BoxFuture, ClearDataOptions, ClearStorageDataOptions, Error, HandlerSlot, Partition,
+    PartitionOptions, PreloadScript, PreloadScriptRegistration, PreloadScriptType, Result, Session,
+    SessionEvent, Sessions, SessionsBuilder, StorageParticipant, accept_language_header,
+    default_session, default_user_agent, from_partition, from_path, init, partition_dir_name,
+    sessions,
 };
 
 /// Proxy configuration: Electron's `ProxyConfig`, Chromium's rule grammars,

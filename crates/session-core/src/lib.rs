@@ -63,9 +63,9 @@ pub use handler::{BoxFuture, HandlerSlot};
 pub use netlog::{CaptureMode, NetLog, NetLogError, NetLogOptions};
 pub use partition::{PERSIST_PREFIX, Partition, partition_dir_name};
 pub use session::{
-    CACHE_DIR, CODE_CACHE_DIR, ClearStorageDataOptions, DATABASE_DIR, LOCK_FILE, PartitionOptions,
-    PreloadScript, PreloadScriptRegistration, PreloadScriptType, Session, StorageParticipant,
-    WillDownloadFn,
+    CACHE_DIR, CODE_CACHE_DIR, ClearDataOptions, ClearStorageDataOptions, DATABASE_DIR, LOCK_FILE,
+    PartitionOptions, PreloadScript, PreloadScriptRegistration, PreloadScriptType, Session,
+    StorageParticipant, WillDownloadFn,
 };
 pub use sessions::{
     Sessions, SessionsBuilder, USER_DATA_DIR_ENV, default_session, from_partition, from_path, init,

@@ -235,6 +235,11 @@ impl AuthCache {
         self.lock().clear();
     }
 
+    /// Forgets the credentials of the origins `doomed` names.
+    pub fn clear_where(&self, doomed: impl Fn(&str) -> bool) {
+        self.lock().retain(|(origin, _), _| !doomed(origin));
+    }
+
     /// How many credentials are kept.
     pub fn len(&self) -> usize {
         self.lock().len()

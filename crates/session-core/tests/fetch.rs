@@ -1993,3 +1993,49 @@ async fn tls_1_2_servers_are_answered_on_full_and_resumed_handshakes() {
         "the later two resume"
     );
 }
+
+#[tokio::test]
+async fn clear_data_of_cookies_clears_the_auth_cache_and_connections_unless_asked_not_to() {
+    let (_tmp, _ud, sessions) = fresh();
+    let ses = sessions.default_session().unwrap();
+    let server = http_server();
+    let get = || Request::get(url(&server, "127.0.0.1", "/private", false));
+    ses.set_login_handler(Some(Arc::new(|_| {
+        Box::pin(async { Some(("user".to_owned(), "pass".to_owned())) })
+    })));
+    let response = ses.fetch(get()).await.unwrap();
+    assert_eq!(response.status, 200);
+    response.bytes().await.unwrap();
+    assert_eq!(ses.auth_cache().len(), 1);
+    // An idle socket to the server (this one closes after each answer).
+    let origin = url(&server, "127.0.0.1", "/", false);
+    let preconnect = || ses.preconnect(origin.as_str(), 1);
+    preconnect().await.unwrap();
+    assert!(ses.connections().open() >= 1);
+    let cookies = |avoid_closing_connections| sesh_core::ClearDataOptions {
+        data_types: Some(vec!["cookies".into()]),
+        avoid_closing_connections,
+        ..Default::default()
+    };
+
+    ses.clear_data(&cookies(true)).unwrap();
+    assert_eq!(ses.auth_cache().len(), 1);
+    assert!(ses.connections().open() >= 1);
+
+    // Another origin's credentials and connections are another matter for
+    // the cache, not for the connections (Chromium closes them all).
+    ses.clear_data(&sesh_core::ClearDataOptions {
+        origins: Some(vec!["https://elsewhere.test".into()]),
+        ..cookies(false)
+    })
+    .unwrap();
+    assert_eq!(ses.auth_cache().len(), 1);
+    assert_eq!(ses.connections().open(), 0);
+
+    ses.fetch(get()).await.unwrap().bytes().await.unwrap();
+    preconnect().await.unwrap();
+    assert!(ses.connections().open() >= 1);
+    ses.clear_data(&cookies(false)).unwrap();
+    assert_eq!(ses.auth_cache().len(), 0);
+    assert_eq!(ses.connections().open(), 0);
+}

@@ -349,3 +349,214 @@ fn the_cache_cap_is_configurable() {
     assert!(ses.cache_size() <= 4_000, "{}", ses.cache_size());
     assert!(ses.http_cache().len() < 5);
 }
+
+#[test]
+fn clear_data_by_type_origin_and_registrable_domain() {
+    use sesh_core::ClearDataOptions;
+    use sesh_core::storage::http_cache::CacheKey;
+    let (tmp, _ud, sessions) = fresh();
+    let ses = sessions
+        .from_partition("persist:clear", PartitionOptions::default())
+        .unwrap();
+    let url = |s: &str| url::Url::parse(s).unwrap();
+    for (u, header) in [
+        ("https://www.shop.test/", "a=1"),
+        ("https://www.shop.test/", "d=2; Domain=shop.test"),
+        ("https://api.shop.test/", "api=3"),
+        ("https://other.test/", "o=4"),
+    ] {
+        ses.cookies().set_from_header(&url(u), header).unwrap();
+    }
+    let names = || {
+        let mut names: Vec<String> = ses
+            .cookies()
+            .get(&CookieFilter::default())
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        names.sort();
+        names
+    };
+    for origin in ["https://www.shop.test", "https://other.test"] {
+        ses.local_storage(origin).unwrap().set("k", "v").unwrap();
+        ses.session_storage(origin).unwrap().set("k", "v").unwrap();
+    }
+    ses.origin_storage()
+        .area_of("https://www.shop.test", StorageKind::IndexedDb)
+        .unwrap()
+        .set("db", "1")
+        .unwrap();
+    let cached = |u: &str| {
+        let req = http::Request::get(u).body(()).unwrap();
+        let res = http::Response::builder()
+            .header("cache-control", "max-age=600")
+            .body(())
+            .unwrap();
+        assert!(
+            ses.http_cache()
+                .store(&CacheKey::new(u), &req, &res, b"x")
+                .unwrap()
+        );
+    };
+    cached("https://www.shop.test/app.js");
+    cached("https://other.test/app.js");
+    // Download records as an earlier run leaves them (the session's
+    // "downloads" tree, keyed by path).
+    for (name, origin) in [
+        ("a.bin", "https://dl.test/a.bin"),
+        ("b.bin", "https://keep.test/b.bin"),
+    ] {
+        let record = sesh_core::downloads::InterruptedDownload {
+            path: tmp.path().join(name),
+            url_chain: vec![url(origin)],
+            mime_type: None,
+            offset: 1,
+            length: 10,
+            last_modified: None,
+            etag: Some("\"e\"".into()),
+            start_time: None,
+        };
+        ses.backend()
+            .insert(
+                "downloads",
+                record.path.as_os_str().as_encoded_bytes(),
+                &serde_json::to_vec(&record).unwrap(),
+            )
+            .unwrap();
+    }
+    assert_eq!(ses.interrupted_downloads().unwrap().len(), 2);
+
+    // Refused options clear nothing.
+    let err = ses
+        .clear_data(&ClearDataOptions {
+            origins: Some(vec!["https://a.test".into()]),
+            exclude_origins: Some(vec![]),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid argument: Cannot provide both 'origins' and 'excludeOrigins'"
+    );
+    let err = ses
+        .clear_data(&ClearDataOptions {
+            origins: Some(vec!["nonsense".into()]),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid argument: Invalid origin: 'nonsense'"
+    );
+    let err = ses
+        .clear_data(&ClearDataOptions {
+            data_types: Some(vec!["history".into()]),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("\"history\""), "{err}");
+    assert_eq!(names(), ["a", "api", "d", "o"]);
+
+    // Cookies go by registrable domain: one origin of shop.test clears them all.
+    ses.clear_data(&ClearDataOptions {
+        data_types: Some(vec!["cookies".into()]),
+        origins: Some(vec!["https://api.shop.test".into()]),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(names(), ["o"]);
+    assert_eq!(
+        ses.local_storage("https://www.shop.test")
+            .unwrap()
+            .get("k")
+            .unwrap()
+            .as_deref(),
+        Some("v"),
+        "only cookies were asked for"
+    );
+
+    // Everything but other.test: both storages of www.shop.test, its
+    // IndexedDB area, its cache entry; other.test's all kept.
+    ses.clear_data(&ClearDataOptions {
+        data_types: Some(vec![
+            "localStorage".into(),
+            "indexedDB".into(),
+            "cache".into(),
+        ]),
+        exclude_origins: Some(vec!["https://other.test".into()]),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        ses.local_storage("https://www.shop.test")
+            .unwrap()
+            .get("k")
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        ses.session_storage("https://www.shop.test")
+            .unwrap()
+            .get("k")
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        ses.origin_storage()
+            .area_of("https://www.shop.test", StorageKind::IndexedDb)
+            .unwrap()
+            .get("db")
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        ses.local_storage("https://other.test")
+            .unwrap()
+            .get("k")
+            .unwrap()
+            .as_deref(),
+        Some("v")
+    );
+    assert_eq!(
+        ses.session_storage("https://other.test")
+            .unwrap()
+            .get("k")
+            .unwrap()
+            .as_deref(),
+        Some("v")
+    );
+    assert_eq!(ses.http_cache().len(), 1);
+    let lookup = |u: &str| {
+        let req = http::Request::get(u).body(()).unwrap();
+        matches!(
+            ses.http_cache().lookup(&CacheKey::new(u), &req).unwrap(),
+            sesh_core::storage::http_cache::CacheLookup::Fresh { .. }
+        )
+    };
+    assert!(lookup("https://other.test/app.js"));
+    assert!(!lookup("https://www.shop.test/app.js"));
+
+    // Download records, by their URL's origin.
+    ses.clear_data(&ClearDataOptions {
+        data_types: Some(vec!["downloads".into()]),
+        origins: Some(vec!["https://dl.test".into()]),
+        ..Default::default()
+    })
+    .unwrap();
+    let left = ses.interrupted_downloads().unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].url_chain[0].as_str(), "https://keep.test/b.bin");
+
+    // No options: everything.
+    ses.clear_data(&ClearDataOptions::default()).unwrap();
+    assert!(names().is_empty());
+    assert_eq!(
+        ses.local_storage("https://other.test")
+            .unwrap()
+            .get("k")
+            .unwrap(),
+        None
+    );
+    assert_eq!(ses.http_cache().len(), 0);
+    assert!(ses.interrupted_downloads().unwrap().is_empty());
+}

@@ -537,6 +537,38 @@ impl HttpCache {
         self.backend.clear(TREE)
     }
 
+    /// Forgets the entries whose key `doomed` names (what `clearData` does
+    /// for an origin filter); returns how many.
+    ///
+    /// # Errors
+    ///
+    /// When the index cannot be updated.
+    pub fn remove_where(&self, doomed: impl Fn(&CacheKey) -> bool) -> Result<usize> {
+        let mut state = self.lock();
+        let keys: Vec<String> = state
+            .entries
+            .keys()
+            .filter(|k| {
+                let (top, url) = k.split_once('\u{1f}').unwrap_or(("_", k));
+                doomed(&CacheKey {
+                    url: url.to_owned(),
+                    top_frame_site: (top != "_").then(|| top.to_owned()),
+                })
+            })
+            .cloned()
+            .collect();
+        let mut batch = crate::Batch::default();
+        for k in &keys {
+            if let Some(e) = state.entries.remove(k) {
+                state.used -= e.size;
+                self.delete_body(&e.file);
+                batch.remove(k.clone().into_bytes());
+            }
+        }
+        self.backend.apply(TREE, batch)?;
+        Ok(keys.len())
+    }
+
     /// Makes the index durable (bodies are written before their entries).
     ///
     /// # Errors

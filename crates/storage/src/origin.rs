@@ -295,21 +295,25 @@ impl OriginStorage {
         Ok(n)
     }
 
-    /// The origins that have data of `kind`.
+    /// The origins that have data of `kind` (for `localstorage`, in
+    /// sessionStorage too), sorted.
     ///
     /// # Errors
     ///
     /// When the store fails.
     pub fn origins(&self, kind: StorageKind) -> Result<Vec<String>> {
-        let mut out: Vec<String> = self
-            .backend
-            .scan_prefix(&kind.tree(), b"")?
+        let mut entries = self.backend.scan_prefix(&kind.tree(), b"")?;
+        if kind == StorageKind::LocalStorage {
+            entries.extend(self.session.scan_prefix(&kind.tree(), b"")?);
+        }
+        let mut out: Vec<String> = entries
             .into_iter()
             .filter_map(|(k, _)| {
                 let k = String::from_utf8(k).ok()?;
                 Some(k.split('\0').next()?.to_owned())
             })
             .collect();
+        out.sort();
         out.dedup();
         Ok(out)
     }

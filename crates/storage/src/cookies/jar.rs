@@ -167,6 +167,13 @@ fn key_of(domain: &str) -> Cow<'_, str> {
     Cow::Borrowed(psl::domain_str(d).unwrap_or(d))
 }
 
+/// The registrable domain of a host or cookie domain (eTLD+1, lower case,
+/// without a leading dot), else the host itself (IP addresses, `localhost`,
+/// public suffixes): the scope at which `clearData` clears cookies.
+pub fn registrable_domain(host: &str) -> String {
+    key_of(host).into_owned()
+}
+
 fn host_of(url: &Url) -> Option<Cow<'_, str>> {
     match url.host()? {
         // The URL parser has lower-cased it already.
@@ -949,6 +956,25 @@ impl CookieJar {
                     .position(|c| c.name == t.name && c.domain == t.domain && c.path == t.path)
             }) {
                 self.remove_at(&mut state, key, i, ChangeCause::Explicit, &mut changes);
+            }
+        }
+        let _ = self.maybe_commit(&mut state);
+        drop(state);
+        let n = changes.len();
+        self.notify(changes);
+        n
+    }
+
+    /// Removes every cookie whose registrable domain (see
+    /// [`registrable_domain`]) `doomed` names; returns how many. What
+    /// `clearData` does for cookies, which it clears by registrable domain.
+    pub fn remove_by_registrable_domain(&self, doomed: impl Fn(&str) -> bool) -> usize {
+        let mut changes = Vec::new();
+        let mut state = self.lock();
+        let keys: Vec<String> = state.by_key.keys().filter(|k| doomed(k)).cloned().collect();
+        for k in &keys {
+            while state.by_key.get(k).is_some_and(|l| !l.is_empty()) {
+                self.remove_at(&mut state, k, 0, ChangeCause::Explicit, &mut changes);
             }
         }
         let _ = self.maybe_commit(&mut state);

@@ -6,7 +6,7 @@ mod parse;
 
 use serde::{Deserialize, Serialize};
 
-pub use jar::{CookieJar, MAX_COOKIES, MAX_COOKIES_PER_KEY};
+pub use jar::{CookieJar, MAX_COOKIES, MAX_COOKIES_PER_KEY, registrable_domain};
 pub use parse::{MAX_ATTRIBUTE_VALUE_BYTES, MAX_NAME_VALUE_BYTES};
 
 /// Electron's `sameSite` values.
