@@ -447,6 +447,31 @@ fn cookies(sessions: &Sessions) -> anyhow::Result<()> {
         ses.local_storage("https://www.shop.example")?
             .get("recently-viewed")?
     );
+    // clearData clears cookies by registrable domain.
+    for (url, header) in [
+        ("https://www.shop.example/", "basket=1; Max-Age=600"),
+        ("https://help.shop.example/", "chat=2; Max-Age=600"),
+        ("https://news.example/", "edition=uk; Max-Age=600"),
+    ] {
+        ses.cookies()
+            .set_from_header(&url::Url::parse(url)?, header)?;
+    }
+    ses.clear_data(&sesh::ClearDataOptions {
+        data_types: Some(vec!["cookies".into()]),
+        origins: Some(vec!["https://help.shop.example".into()]),
+        ..Default::default()
+    })?;
+    let left: Vec<String> = ses
+        .cookies()
+        .get(&CookieFilter::default())
+        .into_iter()
+        .map(|c| format!("{}={}", c.name, c.value))
+        .collect();
+    println!(
+        "clearData({{ dataTypes: ['cookies'], origins: ['https://help.shop.example'] }}) → left: {} (all of shop.example went)",
+        left.join("; ")
+    );
+    ses.clear_data(&sesh::ClearDataOptions::default())?;
     ses.flush_storage()?;
     Ok(())
 }

@@ -27,6 +27,7 @@ fn the_tour_runs_every_chapter() {
         "cookies.remove(url, 'cart') removed 1",
         "localStorage after the restart: recently-viewed = Some(\"[42, 7]\")",
         "  cookies left: 0, localStorage: None",
+        "clearData({ dataTypes: ['cookies'], origins: ['https://help.shop.example'] }) → left: edition=uk (all of shop.example went)",
         "ses.resolveProxy(http://wiki.internal/       ) → DIRECT",
         "7. Download names",
         "      → _.._.ssh_authorized_keys",
