@@ -998,12 +998,7 @@ impl Session {
     /// are kept on disk untouched); [`Error::Storage`].
     pub fn interrupted_downloads(&self) -> Result<Vec<sesh_downloads::InterruptedDownload>> {
         let mut out = Vec::new();
-        let active = self
-            .inner
-            .active_downloads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let active = self.running_downloads();
         for (key, value) in self.inner.backend.scan_prefix(DOWNLOADS_TREE, b"")? {
             let record: sesh_downloads::InterruptedDownload = serde_json::from_slice(&value)
                 .map_err(|e| Error::Damaged {
@@ -1465,15 +1460,19 @@ impl Session {
         Ok(())
     }
 
-    /// `clearData`'s `downloads`: the records of downloads not running whose
-    /// first URL's origin the filter names.
-    fn forget_download_records(&self, filter: &OriginFilter) -> Result<()> {
-        let active = self
-            .inner
+    /// The paths of the downloads running now (their records are theirs).
+    fn running_downloads(&self) -> std::collections::HashSet<PathBuf> {
+        self.inner
             .active_downloads
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+            .clone()
+    }
+
+    /// `clearData`'s `downloads`: the records of downloads not running whose
+    /// first URL's origin the filter names.
+    fn forget_download_records(&self, filter: &OriginFilter) -> Result<()> {
+        let active = self.running_downloads();
         let mut batch = sesh_storage::Batch::default();
         for (key, value) in self.inner.backend.scan_prefix(DOWNLOADS_TREE, b"")? {
             let record = serde_json::from_slice::<sesh_downloads::InterruptedDownload>(&value).ok();

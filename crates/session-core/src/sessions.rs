@@ -187,7 +187,17 @@ impl Sessions {
     /// persistent partition open, [`Error::Io`] or [`Error::Storage`] when its
     /// directory or database cannot be opened.
     pub fn from_partition(&self, partition: &str, options: PartitionOptions) -> Result<Session> {
-        let kind = Partition::parse(partition)?;
+        self.session_of(partition, Partition::parse(partition)?, options)
+    }
+
+    /// The session of `kind`: the one already open, or a new one with
+    /// `options`.
+    fn session_of(
+        &self,
+        partition: &str,
+        kind: Partition,
+        options: PartitionOptions,
+    ) -> Result<Session> {
         let key = Key::from(&kind);
         let mut sessions = self
             .inner
@@ -241,27 +251,7 @@ impl Sessions {
                 path: path.to_owned(),
             });
         }
-        let kind = Partition::Path(path.components().collect());
-        let key = Key::from(&kind);
-        let mut sessions = self
-            .inner
-            .sessions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(existing) = sessions.get(&key) {
-            return Ok(existing.clone());
-        }
-        let session = Session::open(
-            "",
-            kind,
-            Some(path.to_owned()),
-            options,
-            &self.inner.app_name,
-            &self.inner.app_version,
-            self.inner.cache_max_bytes,
-        )?;
-        sessions.insert(key, session.clone());
-        Ok(session)
+        self.session_of("", Partition::Path(path.components().collect()), options)
     }
 
     /// The default session, as Electron's `session.defaultSession`: the
