@@ -482,12 +482,15 @@ impl HostResolver {
                     return Ok(ips);
                 }
                 let stale = options.cache_usage == CacheUsage::StaleAllowed;
+                // Any source's answer will do, and for one family an
+                // answer for both (a fetch's) too.
+                let keys = [(family, false), (family, true), (None, false), (None, true)];
                 let cached = (options.cache_usage != CacheUsage::Disallowed)
                     .then(|| {
-                        // Any source's answer will do.
-                        [false, true].into_iter().find_map(|system| {
+                        keys.into_iter().find_map(|(asked, system)| {
                             self.cache_lock()
-                                .get(&(name.clone(), family, system), stale)
+                                .get(&(name.clone(), asked, system), stale)
+                                .and_then(|ips| of_family(ips).ok())
                         })
                     })
                     .flatten();

@@ -352,6 +352,21 @@ async fn resolve_host_takes_electrons_options() {
     let local = with(|o| o.source = HostResolverSource::LocalOnly);
     let found = ses.resolve_host("app.sesh.test", &local).await.unwrap();
     assert_eq!(addresses(&found), [("127.0.0.1".to_owned(), Ipv4)]);
+    // One family out of an answer for both; none of the other one.
+    let local_v4 = with(|o| {
+        o.source = HostResolverSource::LocalOnly;
+        o.query_type = Some(QueryType::A);
+    });
+    let found = ses.resolve_host("app.sesh.test", &local_v4).await.unwrap();
+    assert_eq!(addresses(&found), [("127.0.0.1".to_owned(), Ipv4)]);
+    let local_v6 = with(|o| {
+        o.source = HostResolverSource::LocalOnly;
+        o.query_type = Some(QueryType::Aaaa);
+    });
+    assert_eq!(
+        code(ses.resolve_host("app.sesh.test", &local_v6).await),
+        -804
+    );
     assert_eq!(code(ses.resolve_host("both.sesh.test", &local).await), -804);
     assert_eq!(dns.queries("both.sesh.test"), 0);
     ses.clear_host_resolver_cache().await;
