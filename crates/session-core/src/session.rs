@@ -1414,13 +1414,9 @@ impl Session {
                         .listed
                         .iter()
                         .filter_map(|o| url::Url::parse(o).ok())
-                        .filter_map(|u| {
-                            u.host_str().map(|h| {
-                                sesh_storage::cookies::registrable_domain(
-                                    h.trim_matches(['[', ']']),
-                                )
-                            })
-                        })
+                        // The jar keeps an IPv6 host in brackets, as the
+                        // URL writes it.
+                        .filter_map(|u| u.host_str().map(sesh_storage::cookies::registrable_domain))
                         .collect();
                     self.inner.cookies.remove_by_registrable_domain(|site| {
                         sites.contains(site) == filter.delete_listed

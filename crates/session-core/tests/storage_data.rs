@@ -547,6 +547,27 @@ fn clear_data_by_type_origin_and_registrable_domain() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].url_chain[0].as_str(), "https://keep.test/b.bin");
 
+    // Address hosts are their own scope, IPv6 ones too.
+    for u in ["http://[::1]:8080/", "http://127.0.0.1/"] {
+        ses.cookies().set_from_header(&url(u), "ip=1").unwrap();
+    }
+    ses.clear_data(&ClearDataOptions {
+        data_types: Some(vec!["cookies".into()]),
+        origins: Some(vec!["http://[::1]:8080".into()]),
+        ..Default::default()
+    })
+    .unwrap();
+    let domains: Vec<String> = ses
+        .cookies()
+        .get(&CookieFilter {
+            name: Some("ip".into()),
+            ..Default::default()
+        })
+        .into_iter()
+        .map(|c| c.domain)
+        .collect();
+    assert_eq!(domains, ["127.0.0.1"]);
+
     // No options: everything.
     ses.clear_data(&ClearDataOptions::default()).unwrap();
     assert!(names().is_empty());
