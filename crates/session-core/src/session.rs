@@ -143,17 +143,35 @@ pub struct ClearDataOptions {
     pub origin_matching_mode: Option<String>,
 }
 
-/// `clearData`'s data types.
-const CLEAR_DATA_TYPES: [&str; 9] = [
-    "backgroundFetch",
-    "cache",
-    "cookies",
-    "downloads",
-    "fileSystems",
-    "indexedDB",
-    "localStorage",
-    "serviceWorkers",
-    "webSQL",
+/// What one of `clearData`'s data types clears.
+#[derive(Clone, Copy)]
+enum ClearDataType {
+    /// Nothing: sesh keeps no background fetches.
+    BackgroundFetch,
+    Cache,
+    Cookies,
+    Downloads,
+    /// The origin areas of a kind.
+    Area(StorageKind),
+}
+
+/// `clearData`'s data types by Electron's names.
+const CLEAR_DATA_TYPES: [(&str, ClearDataType); 9] = [
+    ("backgroundFetch", ClearDataType::BackgroundFetch),
+    ("cache", ClearDataType::Cache),
+    ("cookies", ClearDataType::Cookies),
+    ("downloads", ClearDataType::Downloads),
+    ("fileSystems", ClearDataType::Area(StorageKind::FileSystem)),
+    ("indexedDB", ClearDataType::Area(StorageKind::IndexedDb)),
+    (
+        "localStorage",
+        ClearDataType::Area(StorageKind::LocalStorage),
+    ),
+    (
+        "serviceWorkers",
+        ClearDataType::Area(StorageKind::ServiceWorkers),
+    ),
+    ("webSQL", ClearDataType::Area(StorageKind::WebSql)),
 ];
 
 /// Which origins `clearData` clears: those listed, or all but those.
@@ -1362,23 +1380,25 @@ impl Session {
                 "Cannot provide both 'origins' and 'excludeOrigins'".into(),
             ));
         }
-        let types: Vec<&str> = match &options.data_types {
+        let types: Vec<ClearDataType> = match &options.data_types {
             Some(names) => names
                 .iter()
                 .map(|name| {
                     CLEAR_DATA_TYPES
                         .iter()
-                        .find(|t| **t == name)
-                        .copied()
+                        .find(|(known, _)| known == name)
+                        .map(|(_, t)| *t)
                         .ok_or_else(|| {
+                            let known: Vec<&str> =
+                                CLEAR_DATA_TYPES.iter().map(|(n, _)| *n).collect();
                             Error::InvalidArgument(format!(
                                 "unknown data type {name:?}: expected one of {}",
-                                CLEAR_DATA_TYPES.join(", ")
+                                known.join(", ")
                             ))
                         })
                 })
                 .collect::<Result<_>>()?,
-            None => CLEAR_DATA_TYPES.to_vec(),
+            None => CLEAR_DATA_TYPES.iter().map(|(_, t)| *t).collect(),
         };
         if let Some(mode) = &options.origin_matching_mode
             && mode != "third-parties-included"
@@ -1409,7 +1429,7 @@ impl Session {
         let origin_of_url = |url: &str| sesh_storage::origin::origin_of(url).ok();
         for t in types {
             match t {
-                "cookies" => {
+                ClearDataType::Cookies => {
                     let sites: std::collections::BTreeSet<String> = filter
                         .listed
                         .iter()
@@ -1426,21 +1446,14 @@ impl Session {
                         self.inner.connections.close_all();
                     }
                 }
-                "cache" => {
+                ClearDataType::Cache => {
                     self.http_cache().remove_where(|key| {
                         origin_of_url(&key.url).is_some_and(|o| filter.doomed(&o))
                     })?;
                 }
-                "downloads" => self.forget_download_records(&filter)?,
-                "backgroundFetch" => {}
-                kind => {
-                    let kind = match kind {
-                        "fileSystems" => StorageKind::FileSystem,
-                        "indexedDB" => StorageKind::IndexedDb,
-                        "localStorage" => StorageKind::LocalStorage,
-                        "serviceWorkers" => StorageKind::ServiceWorkers,
-                        _ => StorageKind::WebSql,
-                    };
+                ClearDataType::Downloads => self.forget_download_records(&filter)?,
+                ClearDataType::BackgroundFetch => {}
+                ClearDataType::Area(kind) => {
                     if filter.everything() {
                         self.inner.origins.clear(None, kind)?;
                     } else {
